@@ -90,6 +90,14 @@ export interface UnprovidableEntry {
   readonly reason: string;
   /** Catalog app ids of the closest alternatives, best first. */
   readonly alternatives: readonly string[];
+  /**
+   * True when the first alternative is close enough to put in its place without asking (Chrome ->
+   * Chromium): the composer adds it with a `substitution` finding. False (Photoshop -> GIMP): the
+   * composer reports `unsupported` and offers the alternatives.
+   */
+  readonly autoSubstitute: boolean;
+  /** What it is: Windows or macOS software, or a proprietary program no distro ships. */
+  readonly kind: 'windows' | 'macos' | 'proprietary' | 'service';
 }
 
 /** A named bundle of apps and settings people ask for by purpose (`web development`). */
