@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages: OCI runtimes, the root filesystem builder, the desktop server, the browser used by
 # the shell tests, network tools for the sandbox's network modes.
 DEB_PACKAGES=(
-  crun runc runsc
+  crun runc runsc busybox-static
   mmdebstrap zstd uidmap
   tigervnc-standalone-server tigervnc-tools
   iproute2 nftables tor wireguard-tools
