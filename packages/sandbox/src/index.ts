@@ -1,2 +1,34 @@
-/** @module @virtos/sandbox */
-export {};
+/**
+ * @module @virtos/sandbox
+ * The sandbox: the policy that turns a spec's security, resources and display into an OCI runtime
+ * config (namespaces, capabilities, seccomp, masked paths, RAM-backed writable mounts, cgroup limits),
+ * and the network modes.
+ */
+export {
+  DEFAULT_PIDS_LIMIT,
+  DESKTOP_USER,
+  SHM_MiB,
+  SandboxErrors,
+  VNC_DIR_IN_SANDBOX,
+  buildOciConfig,
+  seccompLevelFor,
+} from './common/policy/oci-config.js';
+export type {
+  BindMount,
+  SandboxPolicyInput,
+  UserNamespaceMapping,
+} from './common/policy/oci-config.js';
+export {
+  DEFAULT_DENIED_SYSCALLS,
+  SECCOMP_DENY_ERRNO,
+  STRICT_EXTRA_DENIED_SYSCALLS,
+  buildSeccompProfile,
+} from './common/policy/seccomp.js';
+export type { SeccompLevel } from './common/policy/seccomp.js';
+export type {
+  OciConfig,
+  OciMount,
+  OciNamespace,
+  OciSeccomp,
+  OciSeccompRule,
+} from './common/policy/oci-types.js';
