@@ -32,3 +32,13 @@ export type {
   OciSeccomp,
   OciSeccompRule,
 } from './common/policy/oci-types.js';
+export { createNetworkManager } from './node/network/manager.js';
+export type {
+  NetworkAttachment,
+  NetworkEnvRef,
+  NetworkManager,
+  NetworkManagerOptions,
+  TorEndpoint,
+} from './node/network/manager.js';
+export type { Resolver } from './node/network/egress-proxy.js';
+export { NetworkErrors } from './node/network/errors.js';
