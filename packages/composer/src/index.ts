@@ -1,32 +1,15 @@
 /**
  * @module @virtos/composer
- * Natural language -> EnvironmentSpec + findings.
+ * GenOS's composer: natural language -> EnvironmentSpec + findings, through normalisation, intent
+ * recognition, entity extraction, catalog resolution, constraint validation and defaults
+ * (docs/composer.md). Deterministic by default; a language model can be plugged in later.
  */
-import type { EnvironmentSpec, Finding } from '@virtos/spec';
-import { finding } from '@virtos/spec';
-
-/** What the composer made of a request. */
-export interface ComposeResult {
-  readonly ok: boolean;
-  readonly intent: 'create' | 'modify';
-  readonly spec: EnvironmentSpec | null;
-  readonly findings: readonly Finding[];
-}
-
-/** Options of a compose call. */
-export interface ComposeOptions {
-  /** The spec to modify. */
-  readonly base?: EnvironmentSpec;
-}
-
-/** The composer (pipeline in progress). */
-export class Composer {
-  compose(_text: string, options: ComposeOptions = {}): ComposeResult {
-    return {
-      ok: false,
-      intent: options.base ? 'modify' : 'create',
-      spec: null,
-      findings: [finding('unsupported', 'request', 'The composer pipeline is being built.')],
-    };
-  }
-}
+export { Composer } from './composer.js';
+export type { ComposeOptions, ComposeResult, ComposerOptions } from './composer.js';
+export type { ComposerModel, ModelProposalRequest } from './model.js';
+export type { HostCapacity } from './stages/validate.js';
+export type { Intent } from './stages/intent.js';
+export { MAX_REQUEST_CHARS, normalize } from './stages/normalize.js';
+export { Extractor } from './stages/extract.js';
+export type { Entities } from './stages/extract.js';
+export { recognizeIntent } from './stages/intent.js';

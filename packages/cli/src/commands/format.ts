@@ -39,7 +39,7 @@ export function formatSpec(spec: EnvironmentSpec): string {
     `resources:   ${r.cpus} CPU, ${r.memoryMiB} MiB memory, ${r.diskMiB} MiB disk${r.gpus ? `, ${r.gpus} GPU` : ''}`,
     `persistence: ${spec.persistence}`,
     `security:    ${spec.security.isolation} isolation, seccomp ${spec.security.seccompProfile}${spec.security.readOnlyRoot ? ', read-only root' : ''}${spec.security.capabilities.length ? `, caps ${spec.security.capabilities.join(' ')}` : ''}`,
-    `lifetime:    ttl ${spec.lifetime.ttlMinutes ?? 'none'} min, idle suspend ${spec.lifetime.idleSuspendMinutes ?? 'never'}${spec.lifetime.idleSuspendMinutes ? ' min' : ''}`,
+    `lifetime:    ttl ${spec.lifetime.ttlMinutes === null ? 'none' : `${spec.lifetime.ttlMinutes} min`}, idle suspend ${spec.lifetime.idleSuspendMinutes === null ? 'never' : `after ${spec.lifetime.idleSuspendMinutes} min`}`,
     `priority:    ${spec.priority}`,
   ];
   return lines.map((l) => `  ${l}\n`).join('');
