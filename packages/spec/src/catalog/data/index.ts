@@ -5,10 +5,17 @@
 import type { AppEntry, PresetEntry, UnprovidableEntry } from '../types.js';
 import { BROWSER_APPS } from './apps-browsers.js';
 import { COMMUNICATION_APPS } from './apps-communication.js';
+import { DEVELOPMENT_APPS } from './apps-development.js';
+import { EDUCATION_APPS } from './apps-education.js';
+import { GAME_APPS } from './apps-games.js';
 import { GRAPHICS_APPS } from './apps-graphics.js';
 import { MEDIA_APPS } from './apps-media.js';
+import { NETWORK_APPS } from './apps-network.js';
 import { OFFICE_APPS } from './apps-office.js';
+import { SCIENCE_APPS } from './apps-science.js';
+import { SECURITY_APPS } from './apps-security.js';
 import { SEED_APPS } from './apps-seed.js';
+import { SYSTEM_APPS } from './apps-system.js';
 
 export { DEBIAN_NON_MAIN } from './packages.js';
 
@@ -20,6 +27,13 @@ export const APP_ENTRIES: readonly AppEntry[] = [
   ...COMMUNICATION_APPS,
   ...GRAPHICS_APPS,
   ...MEDIA_APPS,
+  ...DEVELOPMENT_APPS,
+  ...SCIENCE_APPS,
+  ...NETWORK_APPS,
+  ...SECURITY_APPS,
+  ...SYSTEM_APPS,
+  ...GAME_APPS,
+  ...EDUCATION_APPS,
 ];
 /** Every preset of the catalog. */
 export const PRESET_ENTRIES: readonly PresetEntry[] = [];

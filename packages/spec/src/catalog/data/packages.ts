@@ -24,4 +24,7 @@ export function debs(...names: string[]): PackageMap {
  */
 export const DEBIAN_NON_MAIN: Readonly<Record<string, 'contrib' | 'non-free'>> = {
   'torbrowser-launcher': 'contrib',
+  'steam-installer': 'contrib',
+  nikto: 'non-free',
+  unrar: 'non-free',
 };
