@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import {
   CoreErrors,
   isCancellation,
@@ -68,6 +68,9 @@ interface PlannedLayer {
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
+/** Build dirs in use by any store of this process (never swept as leftovers). */
+const ownWork = new Set<string>();
+
 /** Makes the image store over `opts.cacheDir`. Nothing touches the disk until a method is called. */
 export function createImageStore(opts: ImageStoreOptions): ImageStore {
   return new LayerStore(opts);
@@ -85,7 +88,6 @@ class LayerStore implements ImageStore {
   private readonly progressIntervalMs: number;
   private readonly building = new Map<string, Promise<LayerInfo>>();
   private readonly identities = new Map<string, Promise<string>>();
-  private sweptTmp = false;
 
   constructor(opts: ImageStoreOptions) {
     this.cacheDir = resolve(opts.cacheDir);
@@ -237,6 +239,7 @@ class LayerStore implements ImageStore {
     const started = this.clock.monotonic();
     const work = join(this.tmpDir, `${step.id}.${process.pid}.${randomBytes(4).toString('hex')}`);
     const tree = join(work, 'tree');
+    ownWork.add(basename(work));
     await mkdir(work, { recursive: true, mode: 0o700 });
     const log = this.log.child({ layer: shortId(step.id), kind: step.kind });
     log.info('building layer', {
@@ -308,6 +311,7 @@ class LayerStore implements ImageStore {
       state.phase = 'done';
       state.message = `${step.kind} layer ${shortId(step.id)} built`;
       report(true);
+      ownWork.delete(basename(work));
       log.info('layer built', {
         ms: manifest.buildMs,
         bytes: manifest.sizeBytes,
@@ -319,6 +323,7 @@ class LayerStore implements ImageStore {
     } catch (e) {
       if (isCancellation(e)) log.info('build cancelled');
       else log.warn('build failed', { error: (e as Error).message });
+      ownWork.delete(basename(work));
       await this.removeTmp(work).catch((re: unknown) =>
         log.error('cleanup failed', { error: String(re) }),
       );
@@ -530,13 +535,11 @@ class LayerStore implements ImageStore {
 
   /** Removes leftovers of builds whose process is gone (crashed or killed). */
   private async sweepTmp(): Promise<void> {
-    if (this.sweptTmp) return;
-    this.sweptTmp = true;
     const names = await readdir(this.tmpDir).catch(() => [] as string[]);
     for (const n of names) {
       const pid = Number(/^[0-9a-f]{64}\.(\d+)\./.exec(n)?.[1] ?? NaN);
       if (Number.isFinite(pid) && pid !== process.pid && isAlive(pid)) continue;
-      if (pid === process.pid && this.building.size > 0) continue;
+      if (ownWork.has(n)) continue;
       this.log.info('removing leftover build dir', { dir: n });
       await this.removeTmp(join(this.tmpDir, n)).catch((e: unknown) =>
         this.log.warn('leftover not removed', { dir: n, error: String(e) }),

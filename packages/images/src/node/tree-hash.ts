@@ -14,7 +14,7 @@ import { throwIfAborted } from '@virtos/core';
 export interface TreeStats {
   /** sha256 hex of the whole tree. */
   readonly treeHash: string;
-  /** Apparent bytes of regular files and symlink targets. */
+  /** Apparent bytes of regular files (hard links counted once) and symlink targets. */
   readonly sizeBytes: number;
   /** Entries seen, the root excluded. */
   readonly entries: number;
@@ -50,14 +50,22 @@ export async function hashTree(root: string, signal?: AbortSignal): Promise<Tree
   const total: Hash = createHash('sha256');
   let sizeBytes = 0;
   let entries = 0;
+  const seenLinks = new Map<string, string>();
   const visit = async (rel: string): Promise<void> => {
     const abs = rel === '' ? root : join(root, rel);
     const st = await lstat(abs);
     const type = typeOf(st);
     let content = '';
     if (type === 'f') {
-      content = `${st.size}:${await hashFile(abs, st.size)}`;
-      sizeBytes += st.size;
+      // Hard links share their bytes: read and count them once.
+      const ino = `${st.dev}:${st.ino}`;
+      let digest = st.nlink > 1 ? seenLinks.get(ino) : undefined;
+      if (digest === undefined) {
+        digest = await hashFile(abs, st.size);
+        sizeBytes += st.size;
+        if (st.nlink > 1) seenLinks.set(ino, digest);
+      }
+      content = `${st.size}:${digest}`;
     } else if (type === 'l') {
       const target = await readlink(abs);
       content = target;
