@@ -44,3 +44,34 @@ export type {
   ConformanceOptions,
   ConformanceTestApi,
 } from './node/conformance.js';
+export { OCI_RUNTIMES, OciCli } from './node/oci/oci-cli.js';
+export type { OciRuntimeName, OciState } from './node/oci/oci-cli.js';
+export {
+  CGROUP_PARENT,
+  CONTAINER_PREFIX,
+  DEFAULT_STATE_DIR,
+  OciDriver,
+  cgroupRoots,
+} from './node/oci/oci-driver.js';
+export type { OciDriverOptions } from './node/oci/oci-driver.js';
+export {
+  DESKTOP_GEOMETRY,
+  FIREFOX_PROFILE,
+  appLaunchFor,
+  desktopInitScript,
+} from './node/oci/desktop.js';
+export { createMiniRootfs, findStaticBusybox } from './node/oci/mini-rootfs.js';
+export type { MiniRootfs } from './node/oci/mini-rootfs.js';
+export { RfbSession, countColours, encodePng } from './node/rfb/rfb-client.js';
+export type { RfbFrame, RfbServerInit } from './node/rfb/rfb-client.js';
+export {
+  CRUN_HYBRID_REMEDY,
+  applyCrunCgroupRemedy,
+  createOciDriver,
+  probeCgroups,
+  probeHost,
+  probeRuntime,
+  probeRuntimes,
+  probeVirtualization,
+} from './node/probe.js';
+export type { FeatureProbe, HostReport, ProbeStatus, RuntimeProbe } from './node/probe.js';

@@ -1,0 +1,539 @@
+/**
+ * The `oci` driver: runs each environment as an OCI bundle under crun, runc or runsc. The bundle's
+ * config comes from the sandbox policy (@virtos/sandbox); the driver adds only host paths (bundle,
+ * VNC directory, cgroup path). The runtime runs in the foreground (`run`) as a child of the daemon so
+ * the environment's exit code is never lost.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, readFileSync, watch } from 'node:fs';
+import { chmod, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { throwIfAborted } from '@virtos/core';
+import { DESKTOP_USER, buildOciConfig, type OciConfig } from '@virtos/sandbox';
+import {
+  DRIVER_KINDS,
+  assertEnvironmentId,
+  assertOperation,
+  type CreateRequest,
+  type DisplayCapability,
+  type DisplayEndpoint,
+  type DriverCapability,
+  type DriverContext,
+  type EnvironmentState,
+  type EnvironmentStatus,
+  type ExecCapability,
+  type ExecRequest,
+  type ExecResult,
+  type ExitStatus,
+  type KnownDriverKind,
+  type PauseCapability,
+  type RuntimeDriver,
+} from '../../common/driver.js';
+import { RuntimeErrors } from '../../common/errors.js';
+import { RfbSession } from '../rfb/rfb-client.js';
+import {
+  DESKTOP_GEOMETRY,
+  VNC_SOCKET_NAME,
+  WM_READY_NAME,
+  appLaunchFor,
+  desktopInitScript,
+} from './desktop.js';
+import { OciCli, collect, type OciRuntimeName } from './oci-cli.js';
+
+/** Prefix of every container, bundle and cgroup the driver creates (doctor looks for it). */
+export const CONTAINER_PREFIX = 'virtos-';
+/** Parent cgroup (under each controller's root) of every environment. */
+export const CGROUP_PARENT = 'virtos-rt';
+/** Default state directory: on /run, i.e. in RAM. */
+export const DEFAULT_STATE_DIR = '/run/virtos/runtime';
+
+/** Options of the oci driver. */
+export interface OciDriverOptions {
+  readonly runtime: OciRuntimeName;
+  /** Absolute path of the runtime binary. */
+  readonly binary: string;
+  /** Where bundles, VNC directories and the runtime's state live; default {@link DEFAULT_STATE_DIR}. */
+  readonly stateDir?: string;
+}
+
+interface OciEnv {
+  readonly id: string;
+  readonly name: string;
+  readonly bundle: string;
+  readonly vncDir: string | undefined;
+  readonly config: OciConfig;
+  readonly networkNone: boolean;
+  state: 'created' | 'started' | 'stopped';
+  child?: ChildProcess;
+  exit?: Promise<ExitStatus>;
+  exitStatus?: ExitStatus;
+  output?: () => string;
+}
+
+const KIND: Record<OciRuntimeName, KnownDriverKind> = {
+  crun: DRIVER_KINDS.crun,
+  runc: DRIVER_KINDS.runc,
+  runsc: DRIVER_KINDS.runsc,
+};
+
+/** The host's hard RLIMIT_NOFILE (a runtime cannot raise it), capped at 65536. */
+function hostNofileLimit(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const hard = Number(line?.trim().split(/\s+/)[4]);
+    return Number.isFinite(hard) ? Math.min(hard, 65536) : 4096;
+  } catch {
+    return 4096;
+  }
+}
+
+/** Resolves when `file` exists (watching its directory), or rejects when `stop` fires first. */
+function whenExists(file: string, dir: string, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (existsSync(file)) return resolve();
+    const w = watch(dir, () => {
+      if (existsSync(file)) done();
+    });
+    const timer = setInterval(() => {
+      if (existsSync(file)) done();
+    }, 25);
+    const onAbort = (): void => {
+      cleanup();
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    const cleanup = (): void => {
+      w.close();
+      clearInterval(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const done = (): void => {
+      cleanup();
+      resolve();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (existsSync(file)) done();
+  });
+}
+
+/** The OCI driver (`oci.crun/v1`, `oci.runc/v1`, `oci.runsc/v1`). */
+export class OciDriver
+  implements RuntimeDriver, PauseCapability, ExecCapability, DisplayCapability
+{
+  readonly kind: KnownDriverKind;
+  readonly capabilities: ReadonlySet<DriverCapability> = new Set<DriverCapability>([
+    'pause',
+    'exec',
+    'display',
+  ]);
+  /** The runtime CLI client (exposed for tests and doctor). */
+  readonly cli: OciCli;
+  readonly stateDir: string;
+  private readonly envs = new Map<string, OciEnv>();
+  private readonly nofile = hostNofileLimit();
+
+  constructor(readonly options: OciDriverOptions) {
+    this.kind = KIND[options.runtime];
+    this.stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
+    this.cli = new OciCli({
+      runtime: options.runtime,
+      binary: options.binary,
+      root: join(this.stateDir, options.runtime),
+    });
+  }
+
+  /** The container name of an environment id. */
+  containerName(id: string): string {
+    return `${CONTAINER_PREFIX}${id}`;
+  }
+
+  /** The cgroup path (relative to each controller's root) of an environment id. */
+  cgroupPath(id: string): string {
+    return `/${CGROUP_PARENT}/${this.containerName(id)}`;
+  }
+
+  private get(id: string): OciEnv {
+    const env = this.envs.get(id);
+    if (!env) {
+      throw RuntimeErrors.create('not_found', `No environment ${id} in ${this.kind}.`, {
+        subject: id,
+        hint: 'List environments with the driver, or run `virtos doctor --cleanup` for leftovers.',
+      });
+    }
+    return env;
+  }
+
+  async create(ctx: DriverContext, req: CreateRequest): Promise<EnvironmentStatus> {
+    throwIfAborted(ctx.signal, 'create');
+    assertEnvironmentId(req.id);
+    const name = this.containerName(req.id);
+    const bundle = join(this.stateDir, 'bundles', name);
+    if (this.envs.has(req.id) || existsSync(bundle)) {
+      throw RuntimeErrors.create('already_exists', `Environment ${req.id} already exists.`, {
+        subject: req.id,
+      });
+    }
+    const desktop = req.spec.display === 'desktop';
+    const vncDir = desktop ? join(this.stateDir, 'vnc', name) : undefined;
+    const user = req.process?.user ?? { uid: DESKTOP_USER.uid, gid: DESKTOP_USER.gid };
+    const apps = req.apps ?? (req.spec.apps ?? []).map((a) => appLaunchFor(a.id));
+    const args =
+      req.process?.args ?? (desktop ? ['/bin/sh', '-c', desktopInitScript(apps)] : ['/bin/sh']);
+    const config = buildOciConfig({
+      security: req.spec.security,
+      resources: req.spec.resources,
+      display: req.spec.display,
+      rootfsPath: req.rootfs,
+      args,
+      env: {
+        ...(desktop ? { DISPLAY: ':1' } : {}),
+        ...(req.process?.env ?? {}),
+      },
+      user,
+      hostname: req.spec.name ?? 'virtos',
+      ...(vncDir !== undefined && { vncDir }),
+      ...(req.netnsPath !== undefined && { netnsPath: req.netnsPath }),
+      cgroupsPath: this.cgroupPath(req.id),
+      ...(req.pidsLimit !== undefined && { pidsLimit: req.pidsLimit }),
+      nofileLimit: this.nofile,
+      annotations: { 'org.virtos.environment': req.id, 'org.virtos.driver': this.kind },
+    });
+    try {
+      // SECURITY: state directories are root-only (0700); bundles hold configs, not user data.
+      await mkdir(join(this.stateDir, 'bundles'), { recursive: true, mode: 0o700 });
+      await chmod(this.stateDir, 0o700);
+      await mkdir(bundle, { mode: 0o700 });
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
+      if (vncDir !== undefined) {
+        await mkdir(join(this.stateDir, 'vnc'), { recursive: true, mode: 0o700 });
+        await mkdir(vncDir, { mode: 0o700 });
+        // SECURITY: the per-environment VNC directory is owned by the sandbox user so Xvnc can
+        // create its socket; it is empty and holds nothing of the host.
+        chownSync(vncDir, user.uid, user.gid);
+      }
+      throwIfAborted(ctx.signal, 'create');
+    } catch (e) {
+      await rm(bundle, { recursive: true, force: true });
+      if (vncDir !== undefined) await rm(vncDir, { recursive: true, force: true });
+      throw e;
+    }
+    const env: OciEnv = {
+      id: req.id,
+      name,
+      bundle,
+      vncDir,
+      config,
+      networkNone: req.netnsPath === undefined,
+      state: 'created',
+    };
+    this.envs.set(req.id, env);
+    return { id: req.id, state: 'created' };
+  }
+
+  async start(ctx: DriverContext, id: string): Promise<EnvironmentStatus> {
+    throwIfAborted(ctx.signal, 'start');
+    const env = this.get(id);
+    assertOperation(id, await this.observedState(ctx, env), 'start');
+    const pidFile = join(env.bundle, 'pid');
+    const child = this.cli.spawn(['run', '--bundle', env.bundle, '--pid-file', pidFile, env.name], {
+      cwd: env.bundle,
+      networkNone: env.networkNone,
+    });
+    env.child = child;
+    env.state = 'started';
+    const out = collect(child.stdout);
+    const err = collect(child.stderr);
+    env.output = () => (out() + err()).slice(-4000);
+    env.exit = new Promise<ExitStatus>((resolve) => {
+      child.on('error', () => resolve({ exitCode: 127 }));
+      child.on('close', (code, sig) => {
+        const status = { exitCode: code ?? 128 + (sig === 'SIGKILL' ? 9 : 15) };
+        env.exitStatus = status;
+        env.state = 'stopped';
+        resolve(status);
+      });
+    });
+    // Started = the runtime wrote the pid file (namespaces, cgroups and mounts are in place).
+    const started = new AbortController();
+    const onAbort = (): void => started.abort(ctx.signal.reason);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    void env.exit.then(() => started.abort(new Error('exited')));
+    try {
+      await whenExists(pidFile, env.bundle, started.signal);
+    } catch {
+      if (ctx.signal.aborted) {
+        await this.delete({ signal: new AbortController().signal }, id);
+        throwIfAborted(ctx.signal, 'start');
+      }
+      if (!existsSync(pidFile)) {
+        const st = await env.exit;
+        throw RuntimeErrors.create(
+          'failed',
+          `Failed to start environment ${id} with ${this.options.runtime} (exit ${st.exitCode}): ${env.output().trim()}`,
+          { subject: id, hint: 'Run `virtos doctor` to check the runtime on this host.' },
+        );
+      }
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+    return this.status(ctx, id);
+  }
+
+  /** The state, asking the runtime about paused/running. */
+  private async observedState(ctx: DriverContext, env: OciEnv): Promise<EnvironmentState> {
+    if (env.state === 'created') return 'created';
+    if (env.state === 'stopped') return 'stopped';
+    const st = await this.cli.state(ctx.signal, env.name);
+    if (env.exitStatus) return 'stopped';
+    if (st?.status === 'paused') return 'paused';
+    return 'running';
+  }
+
+  private pid(env: OciEnv): number | undefined {
+    try {
+      const pid = Number(readFileSync(join(env.bundle, 'pid'), 'utf8').trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async status(ctx: DriverContext, id: string): Promise<EnvironmentStatus> {
+    throwIfAborted(ctx.signal, 'status');
+    const env = this.get(id);
+    const state = await this.observedState(ctx, env);
+    const pid = state === 'running' || state === 'paused' ? this.pid(env) : undefined;
+    return {
+      id,
+      state,
+      ...(pid !== undefined && { pid }),
+      ...(env.exitStatus && { exitCode: env.exitStatus.exitCode }),
+    };
+  }
+
+  async pause(ctx: DriverContext, id: string): Promise<EnvironmentStatus> {
+    const env = this.get(id);
+    assertOperation(id, await this.observedState(ctx, env), 'pause');
+    // Freezes every process of the environment through the cgroup freezer.
+    await this.cli.check(ctx.signal, ['pause', env.name], id);
+    return { id, state: 'paused' };
+  }
+
+  async resume(ctx: DriverContext, id: string): Promise<EnvironmentStatus> {
+    const env = this.get(id);
+    assertOperation(id, await this.observedState(ctx, env), 'resume');
+    await this.cli.check(ctx.signal, ['resume', env.name], id);
+    return { id, state: 'running' };
+  }
+
+  async stop(
+    ctx: DriverContext,
+    id: string,
+    options: { readonly graceMs?: number } = {},
+  ): Promise<ExitStatus> {
+    throwIfAborted(ctx.signal, 'stop');
+    const env = this.get(id);
+    if (env.state === 'created') {
+      env.state = 'stopped';
+      env.exitStatus = { exitCode: 0 };
+      return env.exitStatus;
+    }
+    if (env.exitStatus) return env.exitStatus;
+    const exit = env.exit as Promise<ExitStatus>;
+    // Frozen processes cannot act on signals: thaw first.
+    if ((await this.cli.state(ctx.signal, env.name))?.status === 'paused') {
+      await this.cli.run(ctx.signal, ['resume', env.name]);
+    }
+    await this.cli.run(ctx.signal, ['kill', env.name, 'TERM']);
+    const grace = options.graceMs ?? 2000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      exit.then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), grace);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      const all = this.options.runtime === 'runsc' ? [] : ['--all'];
+      await this.cli.run(ctx.signal, ['kill', ...all, env.name, 'KILL']);
+    }
+    return exit;
+  }
+
+  async delete(ctx: DriverContext, id: string): Promise<void> {
+    throwIfAborted(ctx.signal, 'delete');
+    const env = this.envs.get(id);
+    const name = this.containerName(id);
+    if (env && env.state === 'started' && !env.exitStatus) {
+      await this.stop(ctx, id, { graceMs: 0 }).catch(() => undefined);
+      if (!env.exitStatus) {
+        await this.cli.run(ctx.signal, ['kill', name, 'KILL']);
+        await env.exit;
+      }
+    }
+    // `run` deletes the container when it exits; a forced delete covers crashes and foreign runs.
+    if (await this.cli.state(ctx.signal, name)) {
+      await this.cli.run(ctx.signal, ['delete', '--force', name]);
+    }
+    await rm(join(this.stateDir, 'bundles', name), { recursive: true, force: true });
+    await rm(join(this.stateDir, 'vnc', name), { recursive: true, force: true });
+    await removeCgroups(this.cgroupPath(id));
+    this.envs.delete(id);
+  }
+
+  wait(ctx: DriverContext, id: string): Promise<ExitStatus> {
+    throwIfAborted(ctx.signal, 'wait');
+    const env = this.get(id);
+    if (env.exitStatus) return Promise.resolve(env.exitStatus);
+    if (!env.exit) {
+      // Created but not started: wait until it is started and ends.
+      return new Promise((resolve, reject) => {
+        const poll = setInterval(() => {
+          if (ctx.signal.aborted) {
+            clearInterval(poll);
+            try {
+              throwIfAborted(ctx.signal, 'wait');
+            } catch (e) {
+              reject(e);
+            }
+          } else if (env.exit || env.exitStatus) {
+            clearInterval(poll);
+            resolve(this.wait(ctx, id));
+          }
+        }, 20);
+      });
+    }
+    const exit = env.exit;
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        try {
+          throwIfAborted(ctx.signal, 'wait');
+        } catch (e) {
+          reject(e);
+        }
+      };
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      void exit.then((s) => {
+        ctx.signal.removeEventListener('abort', onAbort);
+        resolve(s);
+      });
+    });
+  }
+
+  async list(ctx: DriverContext): Promise<readonly string[]> {
+    throwIfAborted(ctx.signal, 'list');
+    return [...this.envs.keys()];
+  }
+
+  async exec(ctx: DriverContext, id: string, req: ExecRequest): Promise<ExecResult> {
+    const env = this.get(id);
+    assertOperation(id, await this.observedState(ctx, env), 'exec');
+    const base = env.config.process;
+    // The same policy as the first process: same capabilities, rlimits, noNewPrivileges; the
+    // runtime applies the container's seccomp filter and namespaces to every exec.
+    const user = req.user ?? base.user;
+    const proc = {
+      ...base,
+      user,
+      args: [...req.args],
+      env: [...base.env, ...Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`)],
+      cwd: user.uid === 0 ? '/' : DESKTOP_USER.home,
+      capabilities: user.uid === 0 ? { ...base.capabilities, ambient: [] } : base.capabilities,
+    };
+    const file = join(env.bundle, `exec-${randomBytes(6).toString('hex')}.json`);
+    await writeFile(file, JSON.stringify(proc));
+    try {
+      const r = await this.cli.run(ctx.signal, [
+        'exec',
+        '--process',
+        file,
+        ...(req.detach ? ['--detach'] : []),
+        env.name,
+      ]);
+      return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr };
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  async display(
+    ctx: DriverContext,
+    id: string,
+    options: { readonly timeoutMs?: number } = {},
+  ): Promise<DisplayEndpoint> {
+    const env = this.get(id);
+    assertOperation(id, await this.observedState(ctx, env), 'display');
+    if (env.vncDir === undefined) {
+      throw RuntimeErrors.create('invalid_request', `Environment ${id} has no desktop display.`, {
+        subject: id,
+        hint: 'Only environments with display "desktop" have a VNC endpoint.',
+      });
+    }
+    const vncDir = env.vncDir;
+    const socketPath = join(vncDir, VNC_SOCKET_NAME);
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any([ctx.signal, deadline]);
+    try {
+      // 1. The RFB server answers a real handshake (ProtocolVersion, security, ServerInit).
+      for (;;) {
+        await whenExists(socketPath, vncDir, signal);
+        try {
+          const s = await RfbSession.connect(socketPath, signal);
+          s.close();
+          break;
+        } catch (e) {
+          if (signal.aborted) throw e;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+      // 2. The window manager announced itself (checked inside by xprop, marker written after).
+      await whenExists(join(vncDir, WM_READY_NAME), vncDir, signal);
+    } catch (e) {
+      throwIfAborted(ctx.signal, 'display');
+      if (deadline.aborted || env.exitStatus) {
+        throw RuntimeErrors.create(
+          'display_timeout',
+          env.exitStatus
+            ? `Desktop of ${id} exited (${env.exitStatus.exitCode}) before its display was ready: ${env.output?.().trim() ?? ''}`
+            : `Desktop of ${id} not ready after ${timeoutMs} ms.`,
+          {
+            subject: id,
+            hint: 'Check that the image has Xvnc, openbox and xprop (desktop layer).',
+          },
+        );
+      }
+      throw e;
+    }
+    return { protocol: 'rfb', socketPath, ...DESKTOP_GEOMETRY };
+  }
+}
+
+/** cgroup v1 controller roots and the v2 root on this host. */
+export function cgroupRoots(): string[] {
+  const roots: string[] = [];
+  try {
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const parts = line.split(' ');
+      const sep = parts.indexOf('-');
+      const fstype = parts[sep + 1];
+      if (fstype === 'cgroup' || fstype === 'cgroup2') roots.push(parts[4] as string);
+    }
+  } catch {
+    // No /proc: no cgroups to look at.
+  }
+  return roots;
+}
+
+/** Removes an environment's (empty) cgroup directories under every controller. */
+export async function removeCgroups(relPath: string): Promise<void> {
+  for (const root of cgroupRoots()) {
+    const dir = join(root, relPath);
+    if (!existsSync(dir)) continue;
+    // SECURITY: rmdir only succeeds on cgroups without processes; never recursive file removal.
+    await rmdir(dir).catch(() => undefined);
+  }
+}
