@@ -2,7 +2,7 @@
  * The vault: one SQLite file holding a plaintext but authenticated header and key slots, and
  * per-record sealed objects, file chunks and the integrity chain. See docs/vault-format.md.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3-multiple-ciphers';
 import { Emitter, newId, systemClock, type Clock, type Disposable, type Event } from '@virtos/core';
@@ -211,8 +211,9 @@ function corrupt(
 }
 
 function isSqliteDamage(e: unknown): boolean {
-  const code = (e as { code?: string }).code ?? '';
-  return /^SQLITE_(CORRUPT|NOTADB|IOERR|FORMAT|RANGE)/.test(code);
+  // Any SQLite error on a file that passed the outer checks means its structure is damaged
+  // (malformed schema, b-tree, overflow chain), not a caller mistake.
+  return e instanceof Error && e.name === 'SqliteError';
 }
 
 /** Wraps a SQLite call: structural damage becomes `vault.corrupt` (region container). */
@@ -314,6 +315,8 @@ export class Vault implements Disposable {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const clock = options.clock ?? systemClock;
     const db = Vault.openDb(path, true);
+    // SECURITY: owner-only: the file is ciphertext, but its metadata is nobody else's business.
+    chmodSync(path, 0o600);
     const vaultId = newId('vault');
     const data = randomKey();
     const keys = deriveKeys(data);
