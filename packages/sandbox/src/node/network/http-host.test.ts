@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+
+import { parseHttpHost } from './http-host.js';
+
+const req = (text: string) => parseHttpHost(Buffer.from(text, 'latin1'));
+
+describe('parseHttpHost', () => {
+  it('reads the Host header, without its port, any case', () => {
+    expect(req('GET /x HTTP/1.1\r\nhOsT: Example.com:8080\r\nAccept: */*\r\n\r\nbody')).toEqual({
+      kind: 'ok',
+      host: 'Example.com',
+      headLength: 'GET /x HTTP/1.1\r\nhOsT: Example.com:8080\r\nAccept: */*\r\n\r\n'.length,
+    });
+  });
+
+  it('waits for the end of the head', () => {
+    expect(req('GET / HTTP/1.1\r\nHost: a').kind).toBe('need_more');
+    expect(req('GE').kind).toBe('need_more');
+  });
+
+  it('refuses requests that could name a second host, or none', () => {
+    expect(req('GET http://evil.test/ HTTP/1.1\r\nHost: ok.test\r\n\r\n').kind).toBe('invalid');
+    expect(req('CONNECT evil.test:443 HTTP/1.1\r\nHost: ok.test\r\n\r\n').kind).toBe('invalid');
+    expect(req('GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n').kind).toBe('invalid');
+    expect(req('GET / HTTP/1.1\r\nHost : a.test\r\n\r\n').kind).toBe('invalid');
+    expect(req('GET / HTTP/1.1\r\nAccept: x\r\n\r\n').kind).toBe('invalid');
+    expect(req('GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n').kind).toBe('invalid');
+    expect(req('GET / HTTP/2.0\r\nHost: a.test\r\n\r\n').kind).toBe('invalid');
+    expect(req('\x16\x03\x01 ').kind).toBe('invalid');
+  });
+});

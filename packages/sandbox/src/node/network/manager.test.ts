@@ -1,0 +1,86 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { NetworkErrors } from './errors.js';
+import type { CommandRunner } from './exec.js';
+import { createNetworkManager } from './manager.js';
+import { envNames, isVirtosName, shortId } from './names.js';
+
+describe('network manager (recorded commands)', () => {
+  let dir: string;
+  const calls: string[][] = [];
+  const runner: CommandRunner = async (file, args) => {
+    calls.push([file, ...args]);
+    if (args.includes('fail-me')) throw NetworkErrors.create('setup_failed', 'boom');
+    return { stdout: '[]', stderr: '' };
+  };
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'virtos-net-unit-'));
+    calls.length = 0;
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('names everything virtos-<8 hex>, within the 15-byte interface limit', () => {
+    const n = envNames('env-42');
+    expect(n.netns).toBe(`virtos-${shortId('env-42')}`);
+    expect(n.hostVeth.length).toBeLessThanOrEqual(15);
+    expect(isVirtosName(n.hostVeth)).toBe(true);
+    expect(shortId('env-42')).not.toBe(shortId('env-43'));
+  });
+
+  it('refuses tor mode without a Tor client, with a hint', async () => {
+    const m = createNetworkManager({ stateDir: dir, runner });
+    const e = await m
+      .setup({ id: 'e1', name: 'e1' }, { mode: 'tor', allow: [], peers: [] })
+      .catch((x: unknown) => x);
+    expect(NetworkErrors.is(e, 'unavailable')).toBe(true);
+    expect((e as { hint?: string }).hint).toMatch(/tor/i);
+    expect(calls).toEqual([]);
+  });
+
+  it('none mode: netns + lo only, with argument vectors (no shell)', async () => {
+    const m = createNetworkManager({ stateDir: dir, runner });
+    const a = await m.setup({ id: 'e2', name: 'e2' }, { mode: 'none', allow: [], peers: [] });
+    const ns = envNames('e2').netns;
+    expect(calls[0]).toEqual(['ip', 'netns', 'add', ns]);
+    expect(calls[1]).toEqual(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    expect(calls.some((c) => c.includes('veth'))).toBe(false);
+    expect(a.netnsPath).toBe(`/run/netns/${ns}`);
+    await a.dispose();
+    expect(calls.at(-1)).toEqual(['ip', 'netns', 'del', ns]);
+    expect(await readdir(join(dir, 'network'))).toEqual([]);
+  });
+
+  it('rolls back and reports a coded error when a step fails', async () => {
+    const failing: CommandRunner = async (file, args) => {
+      calls.push([file, ...args]);
+      if (args[0] === '-n' && args.includes('lo')) throw new Error('lo refused');
+      return { stdout: '[]', stderr: '' };
+    };
+    const m = createNetworkManager({ stateDir: dir, runner: failing });
+    const e = await m
+      .setup({ id: 'e3', name: 'e3' }, { mode: 'none', allow: [], peers: [] })
+      .catch((x: unknown) => x);
+    expect(NetworkErrors.is(e, 'setup_failed')).toBe(true);
+    expect(calls.at(-1)).toEqual(['ip', 'netns', 'del', envNames('e3').netns]);
+    expect(await readdir(join(dir, 'network'))).toEqual([]);
+  });
+
+  it('stops before touching the kernel when already cancelled', async () => {
+    const m = createNetworkManager({ stateDir: dir, runner });
+    const ac = new AbortController();
+    ac.abort();
+    const e = await m
+      .setup(
+        { id: 'e4', name: 'e4' },
+        { mode: 'none', allow: [], peers: [] },
+        { signal: ac.signal },
+      )
+      .catch((x: unknown) => x);
+    expect((e as { errorClass?: string }).errorClass).toBe('cancelled');
+    expect(calls).toEqual([]);
+  });
+});
