@@ -32,6 +32,16 @@ export const KNOWN_SITES: Readonly<Record<string, readonly string[]>> = {
   'rust docs': ['doc.rust-lang.org', 'docs.rs'],
 };
 
+/** Two-letter endings that are file extensions far more often than country domains. */
+const FILE_EXTENSIONS = new Set(
+  'js py md sh ps pl rb cc cs ts db gz xz hs ml mk so ko el go h c'.split(' '),
+);
+
+/** True when `tld` is accepted as the end of a domain name. */
+export function isKnownTld(tld: string): boolean {
+  return KNOWN_TLDS.has(tld) || (tld.length === 2 && !FILE_EXTENSIONS.has(tld));
+}
+
 /** Top-level domains accepted when a word looks like a domain (so 'report.pdf' is not one). */
 export const KNOWN_TLDS = new Set(
   (

@@ -69,11 +69,19 @@ export function fillDefaults(
         ),
       );
     }
-  } else if (
-    isNew &&
-    !r.said.has('runtime') &&
-    RUNTIME_RANK[needed] > RUNTIME_RANK[draft.runtime]
-  ) {
+  } else if (!r.said.has('runtime') && RUNTIME_RANK[needed] > RUNTIME_RANK[draft.runtime]) {
+    if (!isNew) {
+      out.push(
+        finding(
+          'assumption',
+          'runtime',
+          `Switched the runtime to '${needed}', which the apps need; it takes effect on restart.`,
+          {
+            code: 'default.runtime_upgrade',
+          },
+        ),
+      );
+    }
     draft.runtime = needed;
   }
 

@@ -15,7 +15,7 @@ import type {
   RuntimeClass,
   UnprovidableEntry,
 } from '@virtos/spec';
-import { KNOWN_SITES, KNOWN_TLDS } from '../sites.js';
+import { KNOWN_SITES, isKnownTld } from '../sites.js';
 import {
   BLOCK_WORDS,
   CONTAIN_CUES,
@@ -35,6 +35,7 @@ import {
   PROTECT_CUES,
   UNSUPPORTED_OS,
   VM_CUES,
+  WEAK_ALLOW_CUES,
   WINDOWS_NOT_OS,
 } from './lexicon.js';
 import { PhraseIndex, Tokens, type PhraseMatch } from './phrases.js';
@@ -58,6 +59,7 @@ type Cue =
   | { readonly field: 'runtime'; readonly value: RuntimeClass }
   | { readonly field: 'persistence'; readonly value: Persistence }
   | { readonly field: 'gpu' }
+  | { readonly field: 'allowWeak' }
   | { readonly field: 'priority'; readonly value: 'high' | 'low' }
   | { readonly field: 'minimal' }
   | { readonly field: 'generic' }
@@ -89,8 +91,12 @@ export interface Entities {
   readonly presets: Mention<PresetEntry>[];
   readonly unprovidable: Mention<UnprovidableEntry>[];
   readonly quantities: Quantity[];
+  /** Numbers with nothing saying what they count ('a desktop with 16'). */
+  readonly bareNumbers: string[];
   readonly durations: Duration[];
   readonly network: Mention<NetworkMode>[];
+  /** Weak allowlist words ('restricted to'), meaningful only with named sites. */
+  readonly weakAllow: boolean;
   readonly domains: Mention<string>[];
   readonly blockedDomains: string[];
   readonly sites: Mention<{ name: string; domains: readonly string[] }>[];
@@ -123,7 +129,7 @@ const DISTINCT_CODENAMES = new Set([
 /** Hostile patterns: instructions aimed at the composer, and harm to the host or others. */
 const HOSTILE: readonly { re: RegExp; code: string; message: string }[] = [
   {
-    re: / (ignore|disregard|forget|override) (all |any |the |your )*(previous|prior|above|earlier|former|system)? ?(instructions|rules|prompts?|guidelines|constraints|policies)/,
+    re: / (ignore|disregard|forget|override) (all |any |the |your )*(previous|prior|above|earlier|former|system)? ?(instructions|rules|prompts?|guidelines|constraints|policy|policies)/,
     code: 'request.injection',
     message: 'The request contains instructions aimed at the composer; they are not followed.',
   },
@@ -133,7 +139,7 @@ const HOSTILE: readonly { re: RegExp; code: string; message: string }[] = [
     message: 'The request contains instructions aimed at the composer; they are not followed.',
   },
   {
-    re: / (on|of|to|into|from|inside) the host(?:'s)?(?: machine| system| os| computer)?(?= )| the host(?:'s)? (file ?system|root|disk|files|network|kernel|processes|machine|os|passwords?|ssh keys?|docker socket)| host (file ?system|root|filesystem|network|kernel|pid namespace|devices|mounts?) |host's /,
+    re: / (on|of|to|into|from|inside|access|reach|see|touch|read|control|mount) the host(?:'s)?(?: machine| system| os| computer)?(?= )| the host(?:'s)? (file ?system|root|disk|files|network|kernel|processes|machine|os|passwords?|ssh keys?|docker socket)| host (file ?system|root|filesystem|network|kernel|pid namespace|devices|mounts?) |host's /,
     code: 'request.host_access',
     message: 'Environments never get access to the host (its files, network, processes or kernel).',
   },
@@ -143,7 +149,7 @@ const HOSTILE: readonly { re: RegExp; code: string; message: string }[] = [
     message: 'The sandbox cannot be weakened or escaped by a request.',
   },
   {
-    re: / (--privileged|privileged mode|privileged container|full root on|root access to|root on the|all capabilities|cap_sys_module|docker\.sock|\/var\/run\/docker|\/etc\/shadow|\/proc\/sysrq|\/dev\/mem)/,
+    re: / (--privileged|privileged mode|privileged container|full root on|root access to|root on the|all capabilities|cap_sys_module|cap_sys_admin|unconfined|docker\.sock|\/var\/run\/docker|\/etc\/shadow|\/proc\/sysrq|\/dev\/mem)/,
     code: 'request.privileged',
     message:
       'Privileged access (all capabilities, host devices, the Docker socket, host secrets) is never granted.',
@@ -154,9 +160,14 @@ const HOSTILE: readonly { re: RegExp; code: string; message: string }[] = [
     message: 'The request contains destructive commands; they are not run.',
   },
   {
-    re: / (ddos|dos attack|denial of service|botnet|flood (?:the |a )?(?:server|site|network)|spam (?:bot|campaign)|send spam|mass email|credential stuffing|attack (?:on |against )?[a-z0-9-]+\.[a-z]{2,}|hack into|steal (?:passwords|credentials|data)|ransom)/,
+    re: / (ddos|dos attack|denial of service|botnet|flood (?:the |a )?(?:server|site|network)|spam (?:bots?|campaigns?|emails?|messages?)|send spam|mass email|million emails|credential stuffing|attack (?:on |against )?[a-z0-9-]+\.[a-z]{2,}|hack into|steal (?:passwords|credentials|data)|ransom)/,
     code: 'request.attack',
     message: 'Environments are not provided to attack or harm others.',
+  },
+  {
+    re: / (neighbou?rs?'?s? (wifi|wi-fi|network|router|password|computer)|someone else'?s (wifi|account|password|network|computer)|other people'?s (wifi|accounts?|passwords?|computers?)|the whole internet|every open [a-z]+ server|exploit (every|all|random)|(?:flood|attack|hammer|take down) (?:\d{1,3}\.){3}\d{1,3}|until it goes down|take (it|them|the site|the server) down|without (their|the owner'?s) permission|unauthori[sz]ed access)/,
+    code: 'request.attack',
+    message: 'Environments are not provided to attack systems or accounts that are not yours.',
   },
 ];
 
@@ -269,6 +280,7 @@ export class Extractor {
     addAll(PERSISTENT_CUES, { field: 'persistence', value: 'persistent' });
     addAll(EPHEMERAL_CUES, { field: 'persistence', value: 'ephemeral' });
     addAll(GPU_CUES, { field: 'gpu' });
+    addAll(WEAK_ALLOW_CUES, { field: 'allowWeak' });
     addAll(PRIORITY_CUES.high, { field: 'priority', value: 'high' });
     addAll(PRIORITY_CUES.low, { field: 'priority', value: 'low' });
     addAll(MINIMAL_CUES, { field: 'minimal' });
@@ -298,12 +310,30 @@ export class Extractor {
 
   /** Extracts the entities of a normalised request (text padded with spaces). */
   extract(text: string): Entities {
-    const tokens = new Tokens(text, this.knownWords);
+    // Names ('call it research-box', 'talk to db-server') come from the unsplit words, and are
+    // then kept whole so their parts are not read as other words.
+    const raw = new Tokens(text, this.knownWords, false);
+    const name = extractName(raw);
+    const keep = new Set(this.knownWords);
+    if (name) keep.add(name);
+    const peers = extractPeers(text, raw);
+    for (const p of peers) keep.add(p);
+    const tokens = new Tokens(text, keep);
     const cues = this.cues.match(tokens);
     const osSpans = cues.filter((c) => c.value.field === 'os');
     // A catalog word inside an unsupported OS phrase ('chrome' in 'chrome os') is part of the OS.
+    const longerCue = (w: PhraseMatch<CatalogWord>) =>
+      w.value.kind === 'need' &&
+      cues.some(
+        (c) =>
+          c.value.field === 'implied' &&
+          w.start >= c.start &&
+          w.end <= c.end &&
+          c.end - c.start > w.end - w.start,
+      );
     const words = this.catalogWords
       .match(tokens)
+      .filter((w) => !longerCue(w))
       .filter(
         (w) =>
           !osSpans.some(
@@ -329,12 +359,14 @@ export class Extractor {
       presets: [],
       unprovidable: [],
       quantities: extractQuantities(tokens),
+      bareNumbers: bareNumbers(tokens),
       durations: extractDurations(tokens),
       network: [],
+      weakAllow: false,
       domains: [],
       blockedDomains: [],
       sites: [],
-      peers: [],
+      peers,
       persistence: [],
       display: [],
       security: [],
@@ -343,7 +375,7 @@ export class Extractor {
       priority: [],
       minimal: false,
       generic: false,
-      name: extractName(tokens),
+      name,
       hostile: [],
     };
     const mutable = e as { -readonly [K in keyof Entities]: Entities[K] };
@@ -372,6 +404,9 @@ export class Extractor {
           break;
         case 'persistence':
           e.persistence.push(mention(c, v.value));
+          break;
+        case 'allowWeak':
+          mutable.weakAllow = true;
           break;
         case 'gpu':
           e.gpu.push(mention(c, true as const));
@@ -409,7 +444,6 @@ export class Extractor {
       }
     }
     this.extractDomains(tokens, e);
-    mutable.peers = extractPeers(text, tokens, e);
     for (const h of HOSTILE) {
       if (h.re.test(text) && !e.hostile.some((x) => x.code === h.code))
         e.hostile.push({ code: h.code, message: h.message });
@@ -469,7 +503,7 @@ export class Extractor {
       } else t = t.replace(/\/.*$/, '');
       t = t.replace(/^www\./, '').replace(/\.$/, '');
       const m = DOMAIN_RE.exec(t);
-      if (!m || !KNOWN_TLDS.has(m[1] as string) || raw.includes('@')) return;
+      if (!m || !isKnownTld(m[1] as string) || raw.includes('@')) return;
       const before = [tokens.at(i - 1), tokens.at(i - 2), tokens.at(i - 3)];
       if (before.some((b) => BLOCK_WORDS.includes(b))) {
         e.blockedDomains.push(t);
@@ -497,6 +531,22 @@ export class Extractor {
   }
 }
 
+/** Integers after 'with'/'and' that end the request or a clause, with no unit: '16' in 'a desktop with 16'. */
+function bareNumbers(tokens: Tokens): string[] {
+  const out: string[] = [];
+  tokens.list.forEach((t, i) => {
+    if (!/^\d+$/.test(t)) return;
+    const prev = tokens.at(i - 1);
+    const next = tokens.at(i + 1);
+    if (
+      ['with', 'and', 'plus', 'give', 'it'].includes(prev) &&
+      ['', 'and', 'please', 'thanks'].includes(next)
+    )
+      out.push(t);
+  });
+  return out;
+}
+
 function extractName(tokens: Tokens): string | undefined {
   const list = tokens.list;
   for (let i = 0; i < list.length; i++) {
@@ -518,10 +568,10 @@ function extractName(tokens: Tokens): string | undefined {
   return undefined;
 }
 
-function extractPeers(text: string, tokens: Tokens, e: Entities): string[] {
+function extractPeers(text: string, tokens: Tokens): string[] {
   const peers = new Set<string>();
   const list = tokens.list;
-  const siteNames = new Set(e.sites.map((s) => s.value.name));
+  const siteNames = new Set(Object.keys(KNOWN_SITES));
   for (const verb of PEER_VERBS) {
     const vw = verb.split(' ');
     for (let i = 0; i + vw.length <= list.length; i++) {
@@ -547,6 +597,17 @@ function extractPeers(text: string, tokens: Tokens, e: Entities): string[] {
           continue;
       }
       peers.add(name.replace(/_/g, '-'));
+      // "... as frontend and worker-2": more names joined by 'and'.
+      let k = j + (suffixed ? 2 : 1);
+      while (
+        ['and', 'or'].includes(list[k] ?? '') &&
+        list[k + 1] &&
+        NAME_TOKEN_RE.test(list[k + 1] as string) &&
+        !NOT_NAMES.has(list[k + 1] as string)
+      ) {
+        peers.add((list[k + 1] as string).replace(/_/g, '-'));
+        k += PEER_SUFFIX.has(list[k + 2] ?? '') ? 3 : 2;
+      }
     }
   }
   return [...peers];

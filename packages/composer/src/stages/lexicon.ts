@@ -47,23 +47,13 @@ export const NETWORK_CUES: Readonly<Record<NetworkMode, readonly string[]>> = {
     'only go to',
     'only browse',
     'only open',
-    'can only',
-    'restricted to',
-    'restrict it to',
-    'restrict to',
-    'limited to',
-    'limit it to',
-    'limit to',
     'whitelist',
     'whitelisted',
     'allowlist',
     'allow-list',
     'allowlisted',
     'allow only',
-    'nothing but',
-    'nothing else',
     'just reach',
-    'just access',
     'only allow',
     'only allowed',
     'only be able to reach',
@@ -110,6 +100,19 @@ export const NETWORK_CUES: Readonly<Record<NetworkMode, readonly string[]>> = {
     'hidden service',
   ],
 };
+
+/** Phrases that mean "only these sites" when sites are named, and nothing when none are. */
+export const WEAK_ALLOW_CUES = [
+  'restricted to',
+  'restrict it to',
+  'restrict to',
+  'limited to',
+  'limit it to',
+  'limit to',
+  'nothing but',
+  'can only',
+  'just',
+];
 
 /** Words that turn a following domain into a block request (not supported: use an allowlist). */
 export const BLOCK_WORDS = [
@@ -173,7 +176,6 @@ export const DISPLAY_CUES: Readonly<Record<Display, readonly string[]>> = {
     'headless',
     'no display',
     'without display',
-    'server',
     'service',
     'daemon',
     'background service',
@@ -267,6 +269,9 @@ export const PROTECT_CUES = [
   'whistleblowing',
   'journalist',
   'opsec',
+  'anonymous',
+  'anonymously',
+  'anonymity',
 ];
 
 /** Isolation implied by each cue group. */
@@ -296,6 +301,9 @@ export const VM_CUES = [
   'load a driver',
   'device driver',
   'docker inside',
+  'podman inside',
+  'containers inside',
+  'run podman',
   'run docker',
   'docker in docker',
   'docker-in-docker',

@@ -37,12 +37,19 @@ const NEGATORS = new Set([
 export class Tokens {
   readonly list: readonly string[];
 
-  constructor(text: string, knownWords: ReadonlySet<string>) {
+  constructor(text: string, knownWords: ReadonlySet<string>, splitHyphens = true) {
     const out: string[] = [];
     for (const t of text.trim().split(' ')) {
       if (t === '') continue;
-      if (t.includes('-') && !knownWords.has(t) && !/^-?\d/.test(t)) {
-        for (const part of t.split('-')) if (part) out.push(part);
+      const parts = t.split('-').filter(Boolean);
+      // 'debian-desktop' is two words; 'db-server' is a name: split only when every part is known.
+      if (
+        splitHyphens &&
+        parts.length > 1 &&
+        !knownWords.has(t) &&
+        parts.every((p) => knownWords.has(p))
+      ) {
+        out.push(...parts);
       } else out.push(t);
     }
     this.list = out;

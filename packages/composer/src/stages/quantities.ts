@@ -163,13 +163,13 @@ const DURATION_UNITS: Record<string, number> = {
 
 /** Parses a number token: digits, decimal, or a number word. */
 export function parseNumber(token: string): number | undefined {
-  if (/^\d+(\.\d+)?$/.test(token)) return Number(token);
+  if (/^-?\d+(\.\d+)?$/.test(token)) return Number(token);
   return NUMBER_WORDS[token];
 }
 
 /** Splits a token like '8gb' or '512mib' into number and unit. */
 function splitNumberUnit(token: string): { n: number; unit: string } | undefined {
-  const m = /^(\d+(?:\.\d+)?)([a-z]+)$/.exec(token);
+  const m = /^(-?\d+(?:\.\d+)?)([a-z]+)$/.exec(token);
   if (!m) return undefined;
   return { n: Number(m[1]), unit: m[2] as string };
 }
@@ -248,6 +248,10 @@ export function extractQuantities(tokens: Tokens): Quantity[] {
         continue;
       }
       if (tok === 'half' && list[i + 1] === 'a') end = i + 2;
+      if (MORE_WORDS.has(list[end] ?? '') || LESS_WORDS.has(list[end] ?? '')) {
+        const w = list[end + 1] ?? '';
+        if (SIZE_UNITS[w] !== undefined || CPU_WORDS.has(w) || GPU_WORDS.has(w)) end += 1;
+      }
       const u = list[end];
       if (
         u !== undefined &&
@@ -385,7 +389,13 @@ export function extractDurations(tokens: Tokens): Duration[] {
       if (unit === undefined || DURATION_UNITS[unit] === undefined) continue;
     }
     const minutes = Math.round(n * (DURATION_UNITS[unit] as number));
-    const before = tokens.slice(Math.max(0, i - 6), i);
+    let from = i;
+    while (
+      from > Math.max(0, i - 6) &&
+      !['and', 'but', 'then', 'also', 'with', 'plus'].includes(tokens.at(from - 1))
+    )
+      from--;
+    const before = tokens.slice(from, i);
     const after = tokens.slice(end, end + 3);
     const isIdle =
       /\b(idle|inactiv|inactive|unused|no activity|not used|suspend|suspends|suspended|pause|hibernate|sleep)/.test(

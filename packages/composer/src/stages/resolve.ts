@@ -251,12 +251,13 @@ export function resolve(
       )
     )
       continue;
-    const explicitCategories = new Set(
-      e.apps.filter((x) => !x.negated).map((x) => x.value.category),
-    );
+    // "gimp for photo editing": the need names what a just-named app is for.
+    const forNamedApp =
+      ['for', 'to', 'as'].includes(e.tokens.at(m.start - 1)) &&
+      e.apps.some((x) => !x.negated && x.start < m.start && m.start - x.start <= 4);
+    if (forNamedApp) continue;
     const def = candidates.find((a) => a.isDefaultFor?.includes(m.value));
     const pick = def ?? (candidates.length === 1 ? candidates[0] : undefined);
-    if (pick && explicitCategories.has(pick.category)) continue;
     if (pick) {
       if (excluded.has(pick.id)) continue;
       if (addApp(draft, pick)) {
@@ -268,7 +269,6 @@ export function resolve(
         );
       }
     } else if (candidates.length > 1) {
-      if (candidates.some((c) => explicitCategories.has(c.category))) continue;
       findings.push(
         finding('ambiguity', 'apps', `Several apps fit '${m.phrase}': which one?`, {
           code: 'app.ambiguous',
@@ -277,8 +277,9 @@ export function resolve(
       );
     }
   }
+  const namedApps = draft.apps.length > 0;
   for (const m of e.impliedNeeds) {
-    if (m.negated || handledNeeds.has(m.value)) continue;
+    if (namedApps || m.negated || handledNeeds.has(m.value)) continue;
     handledNeeds.add(m.value);
     if (
       draft.apps.some(
@@ -356,6 +357,18 @@ export function resolve(
     } else if (modify) applyQuantity(draft, q);
     else pending.push(q);
     said.add(`resources.${resourceField(q.target)}`);
+  }
+  for (const n of e.bareNumbers) {
+    findings.push(
+      finding('ambiguity', 'resources', `What is '${n}': CPUs, memory or disk?`, {
+        code: 'resources.unit_missing',
+        options: [
+          { value: `cpus=${n}`, label: `${n} CPUs` },
+          { value: `memoryMiB=${Number(n) * 1024}`, label: `${n} GiB of memory` },
+          { value: `diskMiB=${Number(n) * 1024}`, label: `${n} GiB of disk` },
+        ],
+      }),
+    );
   }
   const gpuCue = e.gpu.find((g) => !g.negated);
   const noGpu = e.gpu.find((g) => g.negated);
@@ -488,7 +501,26 @@ function applyNetwork(
       ),
     );
   }
-  const explicitAllow = modes.has('allowlist');
+  const onlyWord = ['only', 'just', 'exclusively', 'solely'].some((w) => e.tokens.list.includes(w));
+  const explicitAllow = modes.has('allowlist') || ((onlyWord || e.weakAllow) && domains.length > 0);
+  if (explicitAllow && domains.length) modes.add('allowlist');
+  if (explicitAllow && modes.has('internet')) {
+    findings.push(
+      finding(
+        'conflict',
+        'network.mode',
+        `The request asks for full network access and also to allow only ${domains.join(', ') || 'some sites'}.`,
+        {
+          code: 'network.conflict',
+          options: [
+            { value: 'allowlist', label: `Only ${domains.join(', ') || 'the listed sites'}` },
+            { value: 'internet', label: 'The internet' },
+          ],
+        },
+      ),
+    );
+    modes.delete('internet');
+  }
   if (domains.length && !modes.has('internet') && !modes.has('tor')) modes.add('allowlist');
   if (
     modify &&
