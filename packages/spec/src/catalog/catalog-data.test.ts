@@ -149,8 +149,10 @@ describe('default catalog data', () => {
     expect(checkCatalog(defaultCatalog)).toEqual([]);
   });
 
-  it('knows enough applications', () => {
-    expect(apps.length).toBeGreaterThanOrEqual(150);
+  it('knows enough applications, presets and unprovidable programs', () => {
+    expect(apps.length).toBeGreaterThanOrEqual(230);
+    expect(presets.length).toBeGreaterThanOrEqual(25);
+    expect(unprovidable.length).toBeGreaterThanOrEqual(40);
   });
 
   it('packages every app for Debian, the distro that can always be built', () => {
@@ -198,6 +200,60 @@ describe('default catalog data', () => {
   it('keeps every default among the shared words of its own app', () => {
     for (const a of apps) {
       for (const k of a.isDefaultFor ?? []) expect([...a.keywords, ...a.aliases]).toContain(k);
+    }
+  });
+
+  it('offers an alternative for every unprovidable program', () => {
+    expect(unprovidable.filter((u) => u.alternatives.length === 0).map((u) => u.id)).toEqual([]);
+  });
+
+  it.each([
+    ['google chrome', 'chromium', true],
+    ['photoshop', 'gimp', false],
+    ['microsoft word', 'libreoffice-writer', false],
+    ['excel', 'libreoffice-calc', false],
+    ['vscode', 'geany', false],
+    ['matlab', 'octave', false],
+    ['final cut pro', 'kdenlive', false],
+    ['burp suite', 'mitmproxy', false],
+  ])('answers "%s" with %s first (substitute: %s)', (alias, first, substitute) => {
+    const u = unprovidable.find((x) => x.aliases.includes(alias));
+    expect(u?.alternatives[0]).toBe(first);
+    expect(u?.autoSubstitute).toBe(substitute);
+  });
+
+  it('substitutes without asking only for Chrome', () => {
+    expect(unprovidable.filter((u) => u.autoSubstitute).map((u) => u.id)).toEqual([
+      'google-chrome',
+    ]);
+  });
+
+  it('keeps preset ids unique and preset keywords apart from app words', () => {
+    expect(new Set(presets.map((p) => p.id)).size).toBe(presets.length);
+    const appWords = new Set(apps.flatMap((a) => [...a.aliases, ...a.keywords]));
+    const seen = new Map<string, string>();
+    const clashes: string[] = [];
+    for (const p of presets) {
+      for (const k of p.keywords) {
+        if (k !== k.toLowerCase() || k.trim() !== k) clashes.push(`${p.id}: '${k}' not lowercase`);
+        if (appWords.has(k)) clashes.push(`${p.id}: '${k}' is also an app word`);
+        const other = seen.get(k);
+        if (other) clashes.push(`'${k}' names both ${other} and ${p.id}`);
+        seen.set(k, p.id);
+      }
+    }
+    expect(clashes).toEqual([]);
+  });
+
+  it('marks apps that need their own kernel as needing a VM', () => {
+    for (const id of ['docker', 'podman', 'qemu', 'wireguard']) {
+      expect(apps.find((a) => a.id === id)?.minRuntime).toBe('vm');
+    }
+  });
+
+  it('grants raw sockets to packet capture and scanning tools', () => {
+    for (const id of ['wireshark', 'tcpdump', 'nmap']) {
+      expect(apps.find((a) => a.id === id)?.capabilities).toContain('CAP_NET_RAW');
     }
   });
 

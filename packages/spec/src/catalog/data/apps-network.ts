@@ -133,6 +133,18 @@ export const NETWORK_APPS: readonly AppEntry[] = [
     network: 'required',
   },
   {
+    id: 'dropbox',
+    name: 'Dropbox (via nautilus-dropbox)',
+    aliases: ['dropbox', 'nautilus-dropbox', 'dropbox client'],
+    keywords: ['dropbox sync'],
+    category: 'network',
+    // nautilus-dropbox (non-free) installs Dropbox's proprietary daemon from dropbox.com at first start.
+    packages: { debian: ['nautilus-dropbox'], ubuntu: ['nautilus-dropbox'] },
+    interface: 'gui',
+    network: 'required',
+    domains: ['*.dropbox.com', '*.dropboxstatic.com'],
+  },
+  {
     id: 'transmission',
     name: 'Transmission',
     aliases: ['transmission-gtk', 'transmission bittorrent', 'transmission torrent client'],

@@ -16,6 +16,8 @@ import { SCIENCE_APPS } from './apps-science.js';
 import { SECURITY_APPS } from './apps-security.js';
 import { SEED_APPS } from './apps-seed.js';
 import { SYSTEM_APPS } from './apps-system.js';
+import { PRESETS } from './presets.js';
+import { UNPROVIDABLE } from './unprovidable.js';
 
 export { DEBIAN_NON_MAIN } from './packages.js';
 
@@ -36,6 +38,6 @@ export const APP_ENTRIES: readonly AppEntry[] = [
   ...EDUCATION_APPS,
 ];
 /** Every preset of the catalog. */
-export const PRESET_ENTRIES: readonly PresetEntry[] = [];
+export const PRESET_ENTRIES: readonly PresetEntry[] = PRESETS;
 /** Everything the catalog knows it can never provide. */
-export const UNPROVIDABLE_ENTRIES: readonly UnprovidableEntry[] = [];
+export const UNPROVIDABLE_ENTRIES: readonly UnprovidableEntry[] = UNPROVIDABLE;

@@ -27,4 +27,5 @@ export const DEBIAN_NON_MAIN: Readonly<Record<string, 'contrib' | 'non-free'>> =
   'steam-installer': 'contrib',
   nikto: 'non-free',
   unrar: 'non-free',
+  'nautilus-dropbox': 'non-free',
 };
