@@ -84,3 +84,27 @@ describe('network manager (recorded commands)', () => {
     expect(calls).toEqual([]);
   });
 });
+
+describe('network manager rollback ownership', () => {
+  it('does not remove a namespace it failed to create (the name may belong to someone else)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtos-net-unit-'));
+    const calls: string[][] = [];
+    const runner: CommandRunner = async (file, args) => {
+      calls.push([file, ...args]);
+      if (args[0] === 'netns' && args[1] === 'add') throw new Error('File exists');
+      return { stdout: '[]', stderr: '' };
+    };
+    try {
+      const m = createNetworkManager({ stateDir: dir, runner });
+      const e = await m
+        .setup({ id: 'e5', name: 'e5' }, { mode: 'none', allow: [], peers: [] })
+        .catch((x: unknown) => x);
+      expect(NetworkErrors.is(e, 'setup_failed')).toBe(true);
+      expect((e as { hint?: string }).hint).toMatch(/leftover/);
+      expect(calls).toEqual([['ip', 'netns', 'add', envNames('e5').netns]]);
+      expect(await readdir(join(dir, 'network'))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

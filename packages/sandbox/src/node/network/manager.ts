@@ -267,9 +267,18 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
     await writeFile(l.hostsPath, lines.join('\n') + '\n', { mode: 0o644 });
   }
 
+  /** Serializes peer changes, so concurrent setups never link the same pair twice. */
+  let peerQueue: Promise<unknown> = Promise.resolve();
+  function withPeerLock<T>(fn: () => Promise<T>): Promise<T> {
+    const next = peerQueue.then(fn, fn);
+    peerQueue = next.catch(() => {});
+    return next;
+  }
+
   async function connectPeers(a: Live): Promise<void> {
     for (const b of live.values()) {
-      if (b === a || b.disposing || !isPeerOf(a, b) || !isPeerOf(b, a)) continue;
+      if (b === a || b.disposing || a.links.has(b.env.id)) continue;
+      if (!isPeerOf(a, b) || !isPeerOf(b, a)) continue;
       let slot = 1;
       while (peerSlots.has(slot)) slot++;
       if (slot >= SLOTS_PER_RANGE)
@@ -299,8 +308,11 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
         'netns',
         b.names.netns,
       ]);
+      // SECURITY: addresses from the peer range, a fresh /30 per pair, set only inside the two
+      // namespaces; no route is added anywhere else, so the link carries only A<->B traffic.
       await ip(['-n', a.names.netns, 'addr', 'add', `${addr.first}/30`, 'dev', aIf]);
       await ip(['-n', b.names.netns, 'addr', 'add', `${addr.second}/30`, 'dev', bIf]);
+      // SECURITY: both netns already have their rules (peer links are open by design there).
       await ip(['-n', a.names.netns, 'link', 'set', aIf, 'up']);
       await ip(['-n', b.names.netns, 'link', 'set', bIf, 'up']);
       await writeHosts(b);
@@ -361,7 +373,7 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       const started = Date.now();
       await l.proxy?.close();
       await l.dns?.close();
-      await disconnectPeers(l);
+      await withPeerLock(() => disconnectPeers(l));
       await teardown(l.record);
       live.delete(l.env.id);
       logger.info('network removed', { env: l.env.id, ms: Date.now() - started });
@@ -450,7 +462,22 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       const resolvConfPath = join(dir, 'resolv.conf');
       // SECURITY: a new, empty network namespace: no interfaces but lo, no routes, no rules. The
       // name is virtos-<8 hex> derived from the id, never user text.
-      await ip(['netns', 'add', names.netns], signal);
+      try {
+        await ip(['netns', 'add', names.netns], signal);
+      } catch (e) {
+        // Nothing of ours exists yet; an existing namespace of that name is not ours to remove.
+        await rm(dir, { recursive: true, force: true });
+        await removeRecord(opts.stateDir, names.short);
+        throw NetworkErrors.create(
+          'setup_failed',
+          `Cannot create network namespace ${names.netns} for ${env.id}: ${e instanceof Error ? e.message : String(e)}`,
+          {
+            subject: env.id,
+            cause: e,
+            hint: 'A leftover of a crashed run may hold the name: run `virtos doctor --fix` (cleanupLeftovers).',
+          },
+        );
+      }
       live.set(env.id, l);
       // SECURITY: bringing lo up only enables 127.0.0.1 of the new netns itself, not the host's.
       await ip(['-n', names.netns, 'link', 'set', 'lo', 'up'], signal);
@@ -499,10 +526,16 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
         );
         // SECURITY: no IPv6 on the host end either: no link-local host address to reach.
         await run('sysctl', ['-q', '-w', `net.ipv6.conf.${names.hostVeth}.disable_ipv6=1`]);
+        // SECURITY: the /30 was reserved exclusively above; this host address is reachable only
+        // on the ports the host table accepts for this veth (none in internet mode).
         await ip(['addr', 'add', `${up.first}/30`, 'dev', names.hostVeth], signal);
+        // SECURITY: the environment's address exists only inside its own netns.
         await ip(['-n', names.netns, 'addr', 'add', `${up.second}/30`, 'dev', ENV_VETH], signal);
-        // The inner end may be up early: without its host end up there is no carrier.
+        // SECURITY: the inner end may be up early: without its host end up there is no carrier,
+        // and the netns rules are already loaded.
         await ip(['-n', names.netns, 'link', 'set', ENV_VETH, 'up'], signal);
+        // SECURITY: the default route points only at the host end; the host table decides what
+        // happens to each packet (redirect to proxy/Tor, NAT, or drop).
         await ip(
           ['-n', names.netns, 'route', 'add', 'default', 'via', up.first, 'dev', ENV_VETH],
           signal,
@@ -595,13 +628,19 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
         // SECURITY: links come up only now, after both rulesets are in force.
         await ip(['link', 'set', names.hostVeth, 'up'], signal);
       }
-      await connectPeers(l);
+      await withPeerLock(() => connectPeers(l));
       logger.info('network ready', { env: env.id, mode: network.mode, ms: Date.now() - started });
       return attachmentOf(l, resolvConfPath, up);
     } catch (e) {
-      await quiet(() => disposeLive(l));
+      // Roll back only when the namespace is ours (live is set right after `ip netns add`).
+      if (live.get(env.id) === l) await quiet(() => disposeLive(l));
       live.delete(env.id);
-      if (e instanceof VirtosError) throw e;
+      if (
+        e instanceof VirtosError &&
+        !(NetworkErrors.is(e, 'setup_failed') && e.subject !== env.id)
+      ) {
+        throw e;
+      }
       throw NetworkErrors.create(
         'setup_failed',
         `Failed to set up the ${network.mode} network of ${env.id}: ${e instanceof Error ? e.message : String(e)}`,
