@@ -15,6 +15,18 @@ function defaultFor(phrase: string): string | undefined {
  * The composer matches aliases and keywords as whole words, so none of these may be one.
  */
 const COMMON_WORDS = [
+  'cargo',
+  'composer',
+  'dig',
+  'ethereal',
+  'fortune',
+  'marble',
+  'scratch',
+  'sublime',
+  'tiled',
+  'tomboy',
+  'torch',
+  'totem',
   'a',
   'about',
   'age',

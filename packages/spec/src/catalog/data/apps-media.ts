@@ -62,7 +62,7 @@ export const MEDIA_APPS: readonly AppEntry[] = [
   {
     id: 'totem',
     name: 'GNOME Videos (Totem)',
-    aliases: ['totem', 'gnome videos'],
+    aliases: ['gnome videos', 'gnome totem'],
     keywords: ['video player', 'movie player'],
     category: 'media',
     packages: everywhere('totem'),
@@ -143,7 +143,7 @@ export const MEDIA_APPS: readonly AppEntry[] = [
   {
     id: 'moc',
     name: 'MOC (music on console)',
-    aliases: ['moc', 'mocp', 'music on console'],
+    aliases: ['mocp', 'music on console'],
     keywords: ['terminal music player'],
     category: 'media',
     packages: { ...debs('moc'), arch: ['moc'] },

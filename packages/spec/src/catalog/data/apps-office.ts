@@ -449,7 +449,7 @@ export const OFFICE_APPS: readonly AppEntry[] = [
   {
     id: 'gnote',
     name: 'Gnote',
-    aliases: ['gnote', 'tomboy'],
+    aliases: ['gnote'],
     keywords: ['note taking', 'notes app', 'sticky notes'],
     category: 'office',
     packages: { ...debs('gnote'), fedora: ['gnote'], arch: ['gnote'] },

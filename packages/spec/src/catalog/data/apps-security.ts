@@ -9,7 +9,7 @@ export const SECURITY_APPS: readonly AppEntry[] = [
   {
     id: 'wireshark',
     name: 'Wireshark',
-    aliases: ['wireshark', 'ethereal'],
+    aliases: ['wireshark'],
     keywords: ['packet capture', 'packet analyzer', 'network analyzer', 'sniff traffic', 'pcap'],
     category: 'security',
     packages: {
@@ -488,7 +488,7 @@ export const SECURITY_APPS: readonly AppEntry[] = [
   {
     id: 'edb-debugger',
     name: 'edb debugger',
-    aliases: ['edb', 'edb-debugger'],
+    aliases: ['edb-debugger'],
     keywords: ['reverse engineering', 'binary debugger', 'exploit development'],
     category: 'security',
     packages: { ...debs('edb-debugger'), arch: ['edb'] },
