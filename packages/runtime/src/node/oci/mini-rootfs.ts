@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeErrors } from '../../common/errors.js';
@@ -46,6 +46,11 @@ export async function createMiniRootfs(parent = tmpdir()): Promise<MiniRootfs> {
   for (const d of ['bin', 'etc', 'home/user', 'tmp', 'proc', 'dev', 'sys', 'run', 'root', 'mnt']) {
     await mkdir(join(root, d), { recursive: true });
   }
+  // runc gives a tmpfs the mode of the directory it covers, so the mount points carry the modes the
+  // sandbox should see: /tmp world-writable and sticky, the home owned by the user.
+  await chmod(join(root, 'tmp'), 0o1777);
+  await chmod(join(root, 'home/user'), 0o700);
+  await chown(join(root, 'home/user'), 1000, 1000).catch(() => undefined);
   await copyFile(busybox, join(root, 'bin/busybox'));
   const applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n');
   for (const a of applets) {
