@@ -9,14 +9,18 @@ import { formatAge, formatBytes, imageCacheDir, parseDuration } from './image.js
 let dir: string;
 let out: string;
 let err: string;
-const ctx = (): CliContext => ({
-  out: (t) => void (out += t),
-  err: (t) => void (err += t),
-  env: { VIRTOS_HOME: dir },
-  cwd: dir,
-  readFile: async () => '{',
-  exitCode: 0,
-});
+const ctx = (): CliContext => {
+  const c = {
+    out: (t: string) => void (out += t),
+    err: (t: string) => void (err += t),
+    env: { VIRTOS_HOME: dir },
+    cwd: dir,
+    readFile: async () => '{',
+    readStdin: async () => '{',
+    exitCode: 0,
+  };
+  return c as CliContext;
+};
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'virtos-cli-image-'));

@@ -21,8 +21,6 @@ export const ImageErrors = defineErrors('images', {
   invalid_request: 'invalid_argument',
   /** No layer with that id is in the cache. */
   not_found: 'not_found',
-  /** A layer's tree no longer matches the hash recorded in its manifest. */
-  corrupt: 'internal',
   /** Mounting or unmounting a root file system failed. */
   mount_failed: 'internal',
 });

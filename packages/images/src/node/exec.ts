@@ -28,6 +28,9 @@ export type Exec = (argv: readonly string[], opts?: ExecOptions) => Promise<Exec
 /** Most characters of stdout/stderr kept per command; the tail is kept when longer. */
 export const MAX_CAPTURE = 4 * 1024 * 1024;
 
+/** Time a cancelled command gets between SIGTERM and SIGKILL, ms. */
+export const KILL_GRACE_MS = 5000;
+
 const BASE_ENV = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   LANG: 'C.UTF-8',
@@ -69,14 +72,20 @@ export const nodeExec: Exec = (argv, opts = {}) =>
     child.stdout.on('data', feed('out'));
     child.stderr.on('data', feed('err'));
     let aborted = false;
-    const onAbort = () => {
-      aborted = true;
+    let killTimer: NodeJS.Timeout | undefined;
+    const killGroup = (sig: NodeJS.Signals) => {
       try {
-        // Negative pid: the whole process group started above.
-        process.kill(-(child.pid ?? 0), 'SIGTERM');
+        // Negative pid: the whole process group started above (apt, dpkg, maintainer scripts).
+        process.kill(-(child.pid ?? 0), sig);
       } catch {
         /* already gone */
       }
+    };
+    const onAbort = () => {
+      aborted = true;
+      killGroup('SIGTERM');
+      // Whatever ignores SIGTERM gets SIGKILL after the grace period.
+      killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (e: NodeJS.ErrnoException) => {
@@ -86,6 +95,7 @@ export const nodeExec: Exec = (argv, opts = {}) =>
     });
     child.on('close', (code, sig) => {
       opts.signal?.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
       if (aborted) reject(CoreErrors.create('cancelled', `${cmd} was cancelled.`));
       else resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr });
     });
