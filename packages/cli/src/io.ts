@@ -52,6 +52,8 @@ export interface CliContext {
   readonly cwd: string;
   /** Reads a whole file as UTF-8 (tests may replace it). */
   readonly readFile: (path: string) => Promise<string>;
+  /** Reads standard input to its end as UTF-8, refusing more than `maxBytes`. */
+  readonly readStdin?: (maxBytes: number) => Promise<string>;
   /** Set by a command to the process exit code. */
   exitCode: number;
 }

@@ -11,6 +11,16 @@ const ctx: CliContext = {
   env: process.env,
   cwd: process.cwd(),
   readFile: (p) => readFile(p, 'utf8'),
+  readStdin: async (maxBytes) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of process.stdin) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) throw new Error(`standard input is larger than ${maxBytes} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  },
   exitCode: 0,
 };
 

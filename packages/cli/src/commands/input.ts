@@ -13,10 +13,14 @@ const MAX_INPUT_BYTES = 1024 * 1024;
 
 /** Reads a file (or standard input for `-`) as text, with a coded error when it cannot. */
 export async function readInput(ctx: CliContext, file: string): Promise<string> {
-  const path = file === '-' ? '/dev/stdin' : resolve(ctx.cwd, file);
+  const path = resolve(ctx.cwd, file);
   let text: string;
   try {
-    text = await ctx.readFile(path);
+    if (file === '-' && !ctx.readStdin) throw new Error('standard input is not available here');
+    text =
+      file === '-' && ctx.readStdin
+        ? await ctx.readStdin(MAX_INPUT_BYTES)
+        : await ctx.readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw CliErrors.create('unreadable', `Cannot read ${file}: ${code ?? (e as Error).message}.`, {
