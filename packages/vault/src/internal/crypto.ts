@@ -70,6 +70,9 @@ export function seal(plain: Uint8Array, ad: Uint8Array, key: SecretKey): Buffer 
 
 /** Opens what {@link seal} made; returns undefined when authentication fails. */
 export function open(sealed: Uint8Array, ad: Uint8Array, key: SecretKey): Buffer | undefined {
+  // SECURITY: values read from a damaged file may not be byte strings at all; never hand them to
+  // native code, which would crash instead of failing.
+  if (!(sealed instanceof Uint8Array)) return undefined;
   if (sealed.length < NONCE_BYTES + TAG_BYTES) return undefined;
   const nonce = sealed.subarray(0, NONCE_BYTES);
   const c = sealed.subarray(NONCE_BYTES);
@@ -87,6 +90,9 @@ export function open(sealed: Uint8Array, ad: Uint8Array, key: SecretKey): Buffer
 
 /** BLAKE2b of `parts` (optionally keyed), `bytes` long (16..64). */
 export function hash(parts: readonly Uint8Array[], bytes = 32, key?: SecretKey): Buffer {
+  for (const p of parts) {
+    if (!(p instanceof Uint8Array)) throw new TypeError('hash input is not a byte string');
+  }
   const out = Buffer.allocUnsafe(bytes);
   sodium.crypto_generichash_batch(out, parts as Uint8Array[], key ?? null);
   return out;

@@ -48,7 +48,10 @@ export function checkVaultFile(path: string): void {
       details: { bytes: size },
     });
   if (n < 100) {
-    if (size === 0 || SQLITE_MAGIC.subarray(0, n).equals(head.subarray(0, n))) {
+    if (
+      size === 0 ||
+      SQLITE_MAGIC.subarray(0, Math.min(n, 16)).equals(head.subarray(0, Math.min(n, 16)))
+    ) {
       throw truncated(`${size} bytes, shorter than any vault`);
     }
     throw VaultErrors.create('foreign_file', `${path} is not a VirtOS vault.`, { subject: path });

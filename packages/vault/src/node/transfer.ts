@@ -13,6 +13,7 @@ import {
   readFileSync,
   renameSync,
   copyFileSync,
+  mkdirSync,
   rmSync,
   writeFileSync,
   statSync,
@@ -158,6 +159,7 @@ export async function importVault(
       hint: 'Pass --replace to overwrite it (export it first if unsure), or --vault to choose another path.',
     });
   }
+  mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
   const tmp = join(dirname(dest), `.${basename(dest)}.importing`);
   copyFileSync(src, tmp);
   fsyncPath(tmp);

@@ -210,6 +210,18 @@ function corrupt(
   });
 }
 
+const isBuf = (x: unknown): x is Buffer => Buffer.isBuffer(x);
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+
+/** True when a row read from the file has the column types the format says (damage can change them). */
+function objRowOk(r: { id: unknown; coll: unknown; seq: unknown; ct: unknown }): boolean {
+  return isBuf(r.id) && isBuf(r.coll) && isCount(r.seq) && isBuf(r.ct);
+}
+
+function chainRowOk(r: ChainRow): boolean {
+  return isCount(r.counter) && isCount(r.at) && isBuf(r.prev) && isBuf(r.changes) && isBuf(r.head);
+}
+
 function isSqliteDamage(e: unknown): boolean {
   // Any SQLite error on a file that passed the outer checks means its structure is damaged
   // (malformed schema, b-tree, overflow chain), not a caller mistake.
@@ -418,6 +430,10 @@ export class Vault implements Disposable {
     delete h.k;
     const valid =
       typeof h.magic === 'string' &&
+      typeof h.vault_id === 'string' &&
+      isCount(h.format) &&
+      isCount(h.created_at) &&
+      isCount(h.counter) &&
       Buffer.isBuffer(h.head) &&
       Buffer.isBuffer(h.mac) &&
       Buffer.isBuffer(h.slots_digest) &&
@@ -478,12 +494,22 @@ export class Vault implements Disposable {
   }
 
   private slotIntact(s: SlotRow): boolean {
-    return (
-      Buffer.isBuffer(s.salt) &&
-      Buffer.isBuffer(s.wrapped) &&
-      Buffer.isBuffer(s.checksum) &&
-      equalBytes(slotChecksum(this.header.vault_id, s), s.checksum)
-    );
+    try {
+      return (
+        typeof s.id === 'string' &&
+        typeof s.kind === 'string' &&
+        typeof s.label === 'string' &&
+        typeof s.params === 'string' &&
+        isCount(s.created_at) &&
+        isBuf(s.salt) &&
+        isBuf(s.wrapped) &&
+        isBuf(s.checksum) &&
+        equalBytes(slotChecksum(this.header.vault_id, s), s.checksum) &&
+        typeof JSON.parse(s.params) === 'object'
+      );
+    } catch {
+      return false;
+    }
   }
 
   /** The key slots, without secrets. Damaged slots are listed with `isIntact: false`. */
@@ -542,7 +568,7 @@ export class Vault implements Disposable {
       }
       for (const s of intact) {
         if (unlocker.kind === 'passkey' && unlocker.credentialId !== undefined) {
-          const p = JSON.parse(s.params) as { credentialId?: string };
+          const p = JSON.parse(s.params) as { credentialId?: string }; // parse checked by slotIntact
           if (p.credentialId !== unlocker.credentialId) continue;
         }
         const kek = deriveKek(this.header.vault_id, s, secret);
@@ -623,7 +649,12 @@ export class Vault implements Disposable {
     const last = guard('chain', () =>
       this.conn.prepare('SELECT * FROM chain ORDER BY counter DESC LIMIT 1').get(),
     ) as ChainRow | undefined;
-    if (!last || last.counter !== this.header.counter || !equalBytes(last.head, this.header.head)) {
+    if (
+      !last ||
+      !chainRowOk(last) ||
+      last.counter !== this.header.counter ||
+      !equalBytes(last.head, this.header.head)
+    ) {
       throw corrupt(
         'chain',
         String(this.header.counter),
@@ -660,7 +691,7 @@ export class Vault implements Disposable {
     if (this.header.counter < seen.counter) throw older();
     const row = this.conn.prepare('SELECT head FROM chain WHERE counter = ?').get(seen.counter) as
       { head: Buffer } | undefined;
-    if (!row || hex(row.head) !== seen.head) {
+    if (!row || !isBuf(row.head) || hex(row.head) !== seen.head) {
       throw VaultErrors.create(
         'rolled_back',
         'This vault has a different history than the one last opened on this device (swapped file).',
@@ -933,7 +964,9 @@ export class Vault implements Disposable {
     v: unknown;
   } {
     const keys = this.k();
-    const plain = open(row.ct, this.objAd(row.id, row.coll, row.seq), keys.record);
+    const plain = objRowOk(row)
+      ? open(row.ct, this.objAd(row.id, row.coll, row.seq), keys.record)
+      : undefined;
     const body = plain && unpad(plain);
     if (!body) {
       const p: VaultProblem = {
@@ -941,7 +974,7 @@ export class Vault implements Disposable {
         subject: hex(row.id),
         message: 'A record failed authentication (damaged or altered).',
       };
-      this.seen.push(p);
+      if (!this.seen.some((q) => q.subject === p.subject)) this.seen.push(p);
       throw corrupt('record', p.subject, `Record ${p.subject} is damaged or altered.`);
     }
     return JSON.parse(body.toString('utf8')) as { c: string; k: string; v: unknown };
@@ -1053,7 +1086,9 @@ export class Vault implements Disposable {
       this.conn.prepare('SELECT seq, ct FROM chunks WHERE file = ? AND idx = ?').get(file, idx),
     ) as { seq: number; ct: Buffer } | undefined;
     if (!row) throw corrupt('chunk', `${hex(file)}#${idx}`, `File chunk ${idx} is missing.`);
-    const plain = open(row.ct, this.chunkAd(file, idx, row.seq), this.k().record);
+    const plain = !isCount(row.seq)
+      ? undefined
+      : open(row.ct, this.chunkAd(file, idx, row.seq), this.k().record);
     const body = plain && unpad(plain);
     if (!body)
       throw corrupt('chunk', `${hex(file)}#${idx}`, `File chunk ${idx} is damaged or altered.`);
@@ -1230,47 +1265,65 @@ export class Vault implements Disposable {
     let prev: Buffer | undefined;
     let expected = 0;
     let chainOk = true;
-    for (const row of db
-      .prepare('SELECT * FROM chain ORDER BY counter')
-      .iterate() as IterableIterator<ChainRow>) {
-      const subject = String(row.counter);
-      if (row.counter !== expected) {
-        problems.push({
-          region: 'chain',
-          subject,
-          message: `Chain entries ${expected}..${row.counter - 1} are missing.`,
-        });
-        chainOk = false;
+    try {
+      for (const row of db
+        .prepare('SELECT * FROM chain ORDER BY counter')
+        .iterate() as IterableIterator<ChainRow>) {
+        const subject = String(row.counter);
+        if (!chainRowOk(row)) {
+          problems.push({
+            region: 'chain',
+            subject,
+            message: `Chain entry ${subject} is malformed.`,
+          });
+          chainOk = false;
+          continue;
+        }
+        if (row.counter !== expected) {
+          problems.push({
+            region: 'chain',
+            subject,
+            message: `Chain entries ${expected}..${row.counter - 1} are missing.`,
+          });
+          chainOk = false;
+        }
+        expected = row.counter + 1;
+        if (!equalBytes(this.expectedHead(keys, row), row.head)) {
+          problems.push({
+            region: 'chain',
+            subject,
+            message: `Chain entry ${row.counter} failed authentication.`,
+          });
+          chainOk = false;
+        }
+        if (prev && !equalBytes(prev, row.prev)) {
+          problems.push({
+            region: 'chain',
+            subject,
+            message: `Chain entry ${row.counter} does not link to its predecessor.`,
+          });
+          chainOk = false;
+        }
+        prev = row.head;
+        const changes = decodeChanges(row.changes);
+        if (!changes) {
+          problems.push({
+            region: 'chain',
+            subject,
+            message: `Chain entry ${row.counter} is unreadable.`,
+          });
+          continue;
+        }
+        for (const c of changes)
+          latest.set(`${c.table}:${hex(c.id)}:${c.idx}`, { seq: row.counter, ctHash: c.ctHash });
       }
-      expected = row.counter + 1;
-      if (!equalBytes(this.expectedHead(keys, row), row.head)) {
-        problems.push({
-          region: 'chain',
-          subject,
-          message: `Chain entry ${row.counter} failed authentication.`,
-        });
-        chainOk = false;
-      }
-      if (prev && !equalBytes(prev, row.prev)) {
-        problems.push({
-          region: 'chain',
-          subject,
-          message: `Chain entry ${row.counter} does not link to its predecessor.`,
-        });
-        chainOk = false;
-      }
-      prev = row.head;
-      const changes = decodeChanges(row.changes);
-      if (!changes) {
-        problems.push({
-          region: 'chain',
-          subject,
-          message: `Chain entry ${row.counter} is unreadable.`,
-        });
-        continue;
-      }
-      for (const c of changes)
-        latest.set(`${c.table}:${hex(c.id)}:${c.idx}`, { seq: row.counter, ctHash: c.ctHash });
+    } catch (e) {
+      problems.push({
+        region: 'container',
+        subject: 'chain',
+        message: `Reading the chain failed: ${(e as Error).message}`,
+      });
+      chainOk = false;
     }
     if (!prev || !equalBytes(prev, this.header.head) || expected - 1 !== this.header.counter) {
       problems.push({
@@ -1308,27 +1361,59 @@ export class Vault implements Disposable {
       }
     };
     let objects = 0;
-    for (const r of db
-      .prepare('SELECT id, coll, seq, ct FROM objects')
-      .iterate() as IterableIterator<{ id: Buffer; coll: Buffer; seq: number; ct: Buffer }>) {
-      objects++;
-      const p = open(r.ct, this.objAd(r.id, r.coll, r.seq), keys.record);
-      check('record', `${TABLE_OBJECTS}:${hex(r.id)}:0`, hex(r.id), r.seq, r.ct, p && unpad(p));
+    try {
+      for (const r of db
+        .prepare('SELECT id, coll, seq, ct FROM objects')
+        .iterate() as IterableIterator<{ id: Buffer; coll: Buffer; seq: number; ct: Buffer }>) {
+        objects++;
+        if (!objRowOk(r)) {
+          problems.push({
+            region: 'record',
+            subject: `row ${objects}`,
+            message: 'A record row is malformed.',
+          });
+          continue;
+        }
+        const p = open(r.ct, this.objAd(r.id, r.coll, r.seq), keys.record);
+        check('record', `${TABLE_OBJECTS}:${hex(r.id)}:0`, hex(r.id), r.seq, r.ct, p && unpad(p));
+      }
+    } catch (e) {
+      problems.push({
+        region: 'container',
+        subject: 'objects',
+        message: `Reading records failed: ${(e as Error).message}`,
+      });
     }
     let chunks = 0;
-    for (const r of db
-      .prepare('SELECT file, idx, seq, ct FROM chunks')
-      .iterate() as IterableIterator<{ file: Buffer; idx: number; seq: number; ct: Buffer }>) {
-      chunks++;
-      const p = open(r.ct, this.chunkAd(r.file, r.idx, r.seq), keys.record);
-      check(
-        'chunk',
-        `${TABLE_CHUNKS}:${hex(r.file)}:${r.idx}`,
-        `${hex(r.file)}#${r.idx}`,
-        r.seq,
-        r.ct,
-        p && unpad(p),
-      );
+    try {
+      for (const r of db
+        .prepare('SELECT file, idx, seq, ct FROM chunks')
+        .iterate() as IterableIterator<{ file: Buffer; idx: number; seq: number; ct: Buffer }>) {
+        chunks++;
+        if (!objRowOk({ id: r.file, coll: r.file, seq: r.seq, ct: r.ct }) || !isCount(r.idx)) {
+          problems.push({
+            region: 'chunk',
+            subject: `row ${chunks}`,
+            message: 'A chunk row is malformed.',
+          });
+          continue;
+        }
+        const p = open(r.ct, this.chunkAd(r.file, r.idx, r.seq), keys.record);
+        check(
+          'chunk',
+          `${TABLE_CHUNKS}:${hex(r.file)}:${r.idx}`,
+          `${hex(r.file)}#${r.idx}`,
+          r.seq,
+          r.ct,
+          p && unpad(p),
+        );
+      }
+    } catch (e) {
+      problems.push({
+        region: 'container',
+        subject: 'chunks',
+        message: `Reading chunks failed: ${(e as Error).message}`,
+      });
     }
     if (chainOk) {
       for (const [key, v] of latest) {
