@@ -65,6 +65,8 @@ export interface EgressProxyOptions {
   /** Time for the client to send its first request bytes, and for the upstream to accept, in ms. */
   readonly timeoutMs?: number;
   readonly logger?: Logger;
+  /** Concurrent client connections per listener (default 256); more are refused at accept. */
+  readonly maxConnections?: number;
   /** Called once per connection with the decision (for tests and audit). */
   readonly onDecision?: (d: ProxyDecision) => void;
 }
@@ -198,6 +200,8 @@ export async function startEgressProxy(opts: EgressProxyOptions): Promise<Egress
   try {
     for (const upstreamPort of opts.upstreamPorts) {
       const server = createServer((s) => handle(s, upstreamPort));
+      // One environment must not exhaust the daemon's file descriptors.
+      server.maxConnections = opts.maxConnections ?? 256;
       servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

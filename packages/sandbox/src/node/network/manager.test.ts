@@ -46,7 +46,7 @@ describe('network manager (recorded commands)', () => {
     const a = await m.setup({ id: 'e2', name: 'e2' }, { mode: 'none', allow: [], peers: [] });
     const ns = envNames('e2').netns;
     expect(calls[0]).toEqual(['ip', 'netns', 'add', ns]);
-    expect(calls[1]).toEqual(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    expect(calls).toContainEqual(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     expect(calls.some((c) => c.includes('veth'))).toBe(false);
     expect(a.netnsPath).toBe(`/run/netns/${ns}`);
     await a.dispose();

@@ -157,6 +157,12 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
     netns
       ? run('ip', ['netns', 'exec', netns, 'nft', '-f', '-'], { input: ruleset })
       : run('nft', ['-f', '-'], { input: ruleset });
+  /** Runs several ip commands in one process (`ip [-n ns] -batch -`). */
+  const ipBatch = (lines: readonly string[], netns: string | undefined, signal?: AbortSignal) =>
+    run('ip', [...(netns ? ['-n', netns] : []), '-batch', '-'], {
+      input: lines.join('\n') + '\n',
+      ...(signal && { signal }),
+    });
   const quiet = async (what: () => Promise<unknown>): Promise<boolean> => {
     try {
       await what();
@@ -479,8 +485,6 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
         );
       }
       live.set(env.id, l);
-      // SECURITY: bringing lo up only enables 127.0.0.1 of the new netns itself, not the host's.
-      await ip(['-n', names.netns, 'link', 'set', 'lo', 'up'], signal);
       // SECURITY: IPv6 is off inside the netns so no link-local or SLAAC path bypasses IPv4 rules.
       await run('ip', [
         'netns',
@@ -494,6 +498,8 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       ]);
       let up: LinkAddresses | undefined;
       if (network.mode === 'none') {
+        // SECURITY: bringing lo up only enables 127.0.0.1 of the new netns itself, not the host's.
+        await ip(['-n', names.netns, 'link', 'set', 'lo', 'up'], signal);
         await writeFile(resolvConfPath, '# network mode none: no name service\n', { mode: 0o644 });
       } else {
         throwIfAborted(signal, 'network setup');
@@ -509,35 +515,32 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
         await nft(netnsRuleset(network.mode), names.netns);
         // SECURITY: the veth's inner end is created directly inside the netns; its host end is the
         // only path out and is filtered by the per-environment host table below.
-        await ip(
+        // SECURITY: the /30 was reserved exclusively above; this host address is reachable only
+        // on the ports the host table accepts for this veth (none in internet mode). One `ip -batch`
+        // run, argument lines built from our own names and addresses only (no user text).
+        await ipBatch(
           [
-            'link',
-            'add',
-            names.hostVeth,
-            'type',
-            'veth',
-            'peer',
-            'name',
-            ENV_VETH,
-            'netns',
-            names.netns,
+            `link add ${names.hostVeth} type veth peer name ${ENV_VETH} netns ${names.netns}`,
+            `addr add ${up.first}/30 dev ${names.hostVeth}`,
           ],
+          undefined,
           signal,
         );
-        // SECURITY: no IPv6 on the host end either: no link-local host address to reach.
+        // SECURITY: no IPv6 on the host end either: no link-local host address to reach. Set
+        // before the link is up, so no link-local address is ever assigned.
         await run('sysctl', ['-q', '-w', `net.ipv6.conf.${names.hostVeth}.disable_ipv6=1`]);
-        // SECURITY: the /30 was reserved exclusively above; this host address is reachable only
-        // on the ports the host table accepts for this veth (none in internet mode).
-        await ip(['addr', 'add', `${up.first}/30`, 'dev', names.hostVeth], signal);
-        // SECURITY: the environment's address exists only inside its own netns.
-        await ip(['-n', names.netns, 'addr', 'add', `${up.second}/30`, 'dev', ENV_VETH], signal);
-        // SECURITY: the inner end may be up early: without its host end up there is no carrier,
-        // and the netns rules are already loaded.
-        await ip(['-n', names.netns, 'link', 'set', ENV_VETH, 'up'], signal);
-        // SECURITY: the default route points only at the host end; the host table decides what
-        // happens to each packet (redirect to proxy/Tor, NAT, or drop).
-        await ip(
-          ['-n', names.netns, 'route', 'add', 'default', 'via', up.first, 'dev', ENV_VETH],
+        // SECURITY: inside the netns: lo (its own 127.0.0.1, not the host's), the environment's
+        // address, the inner end up (no carrier until the host end is up; the netns rules are
+        // already loaded), and a default route that points only at the host end, where the host
+        // table decides what happens to each packet (redirect to proxy/Tor, NAT, or drop).
+        await ipBatch(
+          [
+            'link set lo up',
+            `addr add ${up.second}/30 dev ${ENV_VETH}`,
+            `link set ${ENV_VETH} up`,
+            `route add default via ${up.first} dev ${ENV_VETH}`,
+          ],
+          names.netns,
           signal,
         );
         throwIfAborted(signal, 'network setup');
