@@ -51,6 +51,7 @@ export {
   CONTAINER_PREFIX,
   DEFAULT_STATE_DIR,
   OciDriver,
+  RUNSC_DESKTOP_REASON,
   cgroupRoots,
 } from './node/oci/oci-driver.js';
 export type { OciDriverOptions } from './node/oci/oci-driver.js';

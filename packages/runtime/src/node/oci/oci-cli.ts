@@ -52,7 +52,7 @@ export class OciCli {
   constructor(readonly options: OciCliOptions) {}
 
   /** Global flags before the subcommand. */
-  globalArgs(extra: { readonly networkNone?: boolean } = {}): string[] {
+  globalArgs(extra: { readonly networkNone?: boolean; readonly hostUds?: boolean } = {}): string[] {
     const args = ['--root', this.options.root];
     if (this.options.runtime === 'runsc') {
       // SECURITY: --oci-seccomp makes gVisor apply the config's seccomp profile inside the sandbox
@@ -60,6 +60,10 @@ export class OciCli {
       // environment has no prepared network namespace.
       args.push('--oci-seccomp');
       if (extra.networkNone) args.push('--network=none');
+      // SECURITY: desktops only: lets the sandbox create the VNC socket as a real host socket in its
+      // one bind-mounted, per-environment /run/vnc directory (gVisor otherwise keeps sockets inside).
+      // It does not allow connecting to host sockets (that would be `open`).
+      if (extra.hostUds) args.push('--host-uds=create');
     }
     return args;
   }
@@ -67,11 +71,21 @@ export class OciCli {
   /** Spawns the runtime with `args` after the global flags; stdio as given. */
   spawn(
     args: readonly string[],
-    opts: { readonly cwd?: string; readonly networkNone?: boolean } = {},
+    opts: {
+      readonly cwd?: string;
+      readonly networkNone?: boolean;
+      readonly hostUds?: boolean;
+    } = {},
   ): ChildProcess {
     return spawn(
       this.options.binary,
-      [...this.globalArgs({ networkNone: opts.networkNone ?? false }), ...args],
+      [
+        ...this.globalArgs({
+          networkNone: opts.networkNone ?? false,
+          hostUds: opts.hostUds ?? false,
+        }),
+        ...args,
+      ],
       {
         cwd: opts.cwd ?? '/',
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -48,6 +48,14 @@ export const CGROUP_PARENT = 'virtos-rt';
 /** Default state directory: on /run, i.e. in RAM. */
 export const DEFAULT_STATE_DIR = '/run/virtos/runtime';
 
+/**
+ * Why runsc cannot host desktops here (measured with runsc 20221219): with `--host-uds=create` the
+ * VNC socket is created on the host, but gVisor refuses the chmod Xvnc performs on it ("vncExtInit:
+ * unable to set socket mode: Operation not permitted"), so Xvnc exits.
+ */
+export const RUNSC_DESKTOP_REASON =
+  'runsc (gVisor 20221219) cannot host the VNC socket: Xvnc fails with "unable to set socket mode: Operation not permitted" on a host Unix socket';
+
 /** Options of the oci driver. */
 export interface OciDriverOptions {
   readonly runtime: OciRuntimeName;
@@ -176,6 +184,12 @@ export class OciDriver
       });
     }
     const desktop = req.spec.display === 'desktop';
+    if (desktop && this.options.runtime === 'runsc') {
+      throw RuntimeErrors.create('unavailable', RUNSC_DESKTOP_REASON, {
+        subject: req.id,
+        hint: 'Use crun or runc for desktops; runsc runs headless and terminal environments.',
+      });
+    }
     const vncDir = desktop ? join(this.stateDir, 'vnc', name) : undefined;
     const user = req.process?.user ?? { uid: DESKTOP_USER.uid, gid: DESKTOP_USER.gid };
     const apps = req.apps ?? (req.spec.apps ?? []).map((a) => appLaunchFor(a.id));
@@ -240,6 +254,7 @@ export class OciDriver
     const child = this.cli.spawn(['run', '--bundle', env.bundle, '--pid-file', pidFile, env.name], {
       cwd: env.bundle,
       networkNone: env.networkNone,
+      hostUds: env.vncDir !== undefined,
     });
     env.child = child;
     env.state = 'started';
