@@ -89,7 +89,8 @@ export function fillDefaults(
   const appsNeedGui = entries.some((a) => a.interface === 'gui');
   if (!draft.display) {
     const services = entries.length > 0 && entries.every((a) => a.interface === 'service');
-    draft.display = appsNeedGui ? 'desktop' : services ? 'none' : 'terminal';
+    const presetDisplay = r.presets.find((p) => p.display)?.display;
+    draft.display = appsNeedGui ? 'desktop' : (presetDisplay ?? (services ? 'none' : 'terminal'));
     if (isNew)
       out.push(
         finding(
@@ -112,6 +113,18 @@ export function fillDefaults(
   }
 
   // Network: unsaid means closed for contained work, open when an app needs it, else closed.
+  const presetNetwork = r.presets.find((p) => p.network)?.network;
+  if (!draft.network.mode && presetNetwork && !contain && presetNetwork !== 'allowlist') {
+    draft.network.mode = presetNetwork;
+    out.push(
+      finding(
+        'assumption',
+        'network.mode',
+        `Network '${presetNetwork}', as the ${r.presets[0]?.name ?? 'preset'} setup usually needs.`,
+        { code: 'default.network_preset' },
+      ),
+    );
+  }
   if (!draft.network.mode) {
     const torApp = entries.find((a) => a.network === 'tor');
     const netApp = entries.find((a) => a.network === 'required');

@@ -66,7 +66,7 @@ type Cue =
   | { readonly field: 'os'; readonly value: string }
   | { readonly field: 'distro'; readonly value: Distro }
   | { readonly field: 'release'; readonly distro: Distro; readonly release: string }
-  | { readonly field: 'implied'; readonly need: string };
+  | { readonly field: 'implied'; readonly need: string; readonly weak: boolean };
 
 /** A mention of something, with the words it came from and whether it was negated. */
 export interface Mention<T> {
@@ -87,7 +87,7 @@ export interface Entities {
   readonly unsupportedOs: Mention<string>[];
   readonly apps: Mention<AppEntry>[];
   readonly needs: Mention<string>[];
-  readonly impliedNeeds: Mention<string>[];
+  readonly impliedNeeds: Mention<{ need: string; weak: boolean }>[];
   readonly presets: Mention<PresetEntry>[];
   readonly unprovidable: Mention<UnprovidableEntry>[];
   readonly quantities: Quantity[];
@@ -295,7 +295,8 @@ export class Extractor {
         }
       }
     }
-    for (const n of IMPLIED_NEEDS) addAll(n.words, { field: 'implied', need: n.need });
+    for (const n of IMPLIED_NEEDS)
+      addAll(n.words, { field: 'implied', need: n.need, weak: n.weak === true });
     for (const s of Object.keys(KNOWN_SITES)) this.cues.add(s, { field: 'generic' });
     this.knownWords = new Set([
       ...this.catalogWords.words,
@@ -439,11 +440,11 @@ export class Extractor {
           e.releases.push(mention(c, { distro: v.distro, release: v.release }));
           break;
         case 'implied':
-          e.impliedNeeds.push(mention(c, v.need));
+          e.impliedNeeds.push(mention(c, { need: v.need, weak: v.weak }));
           break;
       }
     }
-    this.extractDomains(tokens, e);
+    this.extractDomains(tokens, e, words);
     for (const h of HOSTILE) {
       if (h.re.test(text) && !e.hostile.some((x) => x.code === h.code))
         e.hostile.push({ code: h.code, message: h.message });
@@ -491,7 +492,11 @@ export class Extractor {
     }
   }
 
-  private extractDomains(tokens: Tokens, e: Entities): void {
+  private extractDomains(
+    tokens: Tokens,
+    e: Entities,
+    words: readonly PhraseMatch<CatalogWord>[],
+  ): void {
     tokens.list.forEach((raw, i) => {
       let t = raw;
       if (/^[a-z]+:\/\//.test(t)) {
@@ -516,6 +521,10 @@ export class Extractor {
       const at = text.indexOf(` ${name} `);
       if (at < 0) continue;
       const start = text.slice(0, at).split(' ').length - 1;
+      const end = start + name.split(' ').length;
+      // 'google' in 'google chrome' names a program, not a site.
+      if (words.some((w) => w.start <= start && w.end >= end && w.end - w.start > end - start))
+        continue;
       const before = [tokens.at(start - 1), tokens.at(start - 2)];
       if (before.some((b) => BLOCK_WORDS.includes(b))) {
         e.blockedDomains.push(domains[0] as string);

@@ -62,6 +62,7 @@ export function normalize(input: string): NormalizedRequest {
     .replace(/[,;!?()[\]{}"<>|\\]/g, ' ')
     .replace(/(^|\s)'+|'+(?=\s|$)/g, ' ')
     .replace(/\.(?=\s|$)/g, ' ')
+    .replace(/(^|\s)\.(?=[a-z0-9])/g, '$1')
     .replace(/:(?=\s|$)/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();

@@ -380,6 +380,19 @@ export function extractDurations(tokens: Tokens): Duration[] {
       unit = joined[2];
       end = i + 1;
     }
+    // "20 idle minutes"
+    if (
+      n !== undefined &&
+      (unit === 'idle' || unit === 'inactive') &&
+      DURATION_UNITS[list[i + 2] ?? ''] !== undefined
+    ) {
+      out.push({
+        kind: 'idle',
+        minutes: Math.round(n * (DURATION_UNITS[list[i + 2] as string] as number)),
+        phrase: tokens.slice(i, i + 3),
+      });
+      continue;
+    }
     if (n === undefined || unit === undefined || DURATION_UNITS[unit] === undefined) continue;
     if ((list[i] === 'a' || list[i] === 'an') && !joined) n = 1;
     if (list[i] === 'half' && list[i + 1] === 'an') {

@@ -279,17 +279,15 @@ export function resolve(
   }
   const namedApps = draft.apps.length > 0;
   for (const m of e.impliedNeeds) {
-    if (namedApps || m.negated || handledNeeds.has(m.value)) continue;
-    handledNeeds.add(m.value);
-    if (
-      draft.apps.some(
-        (a) => a.entry && (a.entry.keywords.includes(m.value) || a.entry.category === m.value),
-      )
-    )
-      continue;
-    if (draft.apps.some((a) => a.entry?.keywords.some((k) => k.includes(m.value)))) continue;
-    let pick = index.catalog.apps.find((a) => a.isDefaultFor?.includes(m.value));
-    if (m.value === 'browser' && e.network.some((n) => n.value === 'tor' && !n.negated)) {
+    const { need, weak } = m.value;
+    if ((weak && namedApps) || m.negated || handledNeeds.has(need)) continue;
+    handledNeeds.add(need);
+    const meets = (a: AppEntry) =>
+      a.keywords.some((k) => k === need || k.includes(need)) ||
+      a.isDefaultFor?.includes(need) === true;
+    if (draft.apps.some((a) => a.entry && meets(a.entry))) continue;
+    let pick = index.catalog.apps.find((a) => a.isDefaultFor?.includes(need));
+    if (need === 'browser' && e.network.some((n) => n.value === 'tor' && !n.negated)) {
       pick = index.catalog.apps.find((a) => a.network === 'tor' && a.interface === 'gui') ?? pick;
     }
     if (pick && !excluded.has(pick.id) && addApp(draft, pick)) {
