@@ -74,5 +74,8 @@ export {
   probeRuntime,
   probeRuntimes,
   probeVirtualization,
+  which,
 } from './node/probe.js';
 export type { FeatureProbe, HostReport, ProbeStatus, RuntimeProbe } from './node/probe.js';
+export { cleanupLeftovers } from './node/cleanup.js';
+export type { Leftover } from './node/cleanup.js';

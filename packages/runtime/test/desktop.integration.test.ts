@@ -185,7 +185,7 @@ describe.skipIf(!isRoot)('desktop and terminal environments', () => {
     });
   }
 
-  it('a Firefox ESR desktop paints (preferred runtime)', async (t) => {
+  it('a Firefox ESR desktop starts and its window is mapped and managed (preferred runtime)', async (t) => {
     const runtime = OCI_RUNTIMES.find((r) => r !== 'runsc' && probes?.[r]?.status === 'ok');
     if (!runtime) return t.skip('no crun or runc usable');
     const driver = new OciDriver({

@@ -1,0 +1,133 @@
+/**
+ * Finds and removes leftovers of crashed runs of the oci driver: containers still known to a runtime,
+ * bundle and VNC directories, mounts under the state dir, and cgroups under `virtos-rt`. Only names
+ * with the `virtos-` prefix under the driver's own state dir and cgroup parent are touched.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { OCI_RUNTIMES, OciCli } from './oci/oci-cli.js';
+import {
+  CGROUP_PARENT,
+  CONTAINER_PREFIX,
+  DEFAULT_STATE_DIR,
+  cgroupRoots,
+} from './oci/oci-driver.js';
+import { which } from './probe.js';
+
+const run = promisify(execFile);
+
+/** One leftover and what was done about it. */
+export interface Leftover {
+  readonly kind: 'container' | 'bundle' | 'vnc-dir' | 'mount' | 'cgroup';
+  readonly name: string;
+  /** Set after a cleanup: whether it is gone. */
+  readonly removed?: boolean;
+  readonly error?: string;
+}
+
+function mountsUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = line.split(' ')[4];
+    if (mp && (mp === dir || mp.startsWith(`${dir}/`))) out.push(mp);
+  }
+  // Deepest first, so nested mounts come off before their parents.
+  return out.sort((a, b) => b.length - a.length);
+}
+
+function envCgroups(): string[] {
+  const out: string[] = [];
+  for (const root of cgroupRoots()) {
+    const parent = join(root, CGROUP_PARENT);
+    if (!existsSync(parent)) continue;
+    for (const d of readdirSync(parent)) {
+      if (d.startsWith(CONTAINER_PREFIX)) out.push(join(parent, d));
+    }
+  }
+  return out;
+}
+
+/**
+ * Lists (and with `remove`, removes) leftovers under `stateDir`. `liveIds` are environment ids that
+ * are running right now and must be kept (the daemon passes its registry; doctor passes none when no
+ * daemon runs).
+ */
+export async function cleanupLeftovers(opts: {
+  readonly stateDir?: string;
+  readonly remove: boolean;
+  readonly liveIds?: readonly string[];
+}): Promise<Leftover[]> {
+  const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
+  const keep = new Set((opts.liveIds ?? []).map((id) => `${CONTAINER_PREFIX}${id}`));
+  const found: Leftover[] = [];
+  const signal = AbortSignal.timeout(60_000);
+  const attempt = async (l: Leftover, fn: () => Promise<unknown>): Promise<void> => {
+    if (!opts.remove) return void found.push(l);
+    try {
+      await fn();
+      found.push({ ...l, removed: true });
+    } catch (e) {
+      found.push({ ...l, removed: false, error: (e as Error).message.split('\n')[0] ?? '' });
+    }
+  };
+
+  for (const runtime of OCI_RUNTIMES) {
+    const binary = which(runtime);
+    const root = join(stateDir, runtime);
+    if (!binary || !existsSync(root)) continue;
+    const cli = new OciCli({ runtime, binary, root });
+    for (const name of await cli.list(signal)) {
+      if (!name.startsWith(CONTAINER_PREFIX) || keep.has(name)) continue;
+      // SECURITY: only containers in VirtOS's own runtime root with the virtos- prefix are killed.
+      await attempt({ kind: 'container', name: `${runtime}:${name}` }, () =>
+        cli.check(signal, ['delete', '--force', name], name),
+      );
+    }
+  }
+  for (const mp of mountsUnder(stateDir)) {
+    if ([...keep].some((k) => mp.includes(k))) continue;
+    await attempt({ kind: 'mount', name: mp }, () => run('umount', ['-l', mp]));
+  }
+  for (const sub of ['bundles', 'vnc'] as const) {
+    const dir = join(stateDir, sub);
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      if (!name.startsWith(CONTAINER_PREFIX) || keep.has(name)) continue;
+      await attempt({ kind: sub === 'bundles' ? 'bundle' : 'vnc-dir', name: join(dir, name) }, () =>
+        rm(join(dir, name), { recursive: true, force: true }),
+      );
+    }
+  }
+  for (const cg of envCgroups()) {
+    if (keep.has(cg.split('/').pop() as string)) continue;
+    await attempt({ kind: 'cgroup', name: cg }, async () => {
+      // SECURITY: processes left in an environment's cgroup belong to a crashed sandbox; thaw the
+      // freezer (frozen tasks cannot die) and SIGKILL them before removing the empty cgroup.
+      const freezer = join(cg, 'freezer.state');
+      if (existsSync(freezer)) writeFileSync(freezer, 'THAWED');
+      const procs = join(cg, 'cgroup.procs');
+      if (existsSync(procs)) {
+        for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }
+      for (let i = 0; i < 50; i++) {
+        try {
+          await rmdir(cg);
+          return;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || i === 49) throw e;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    });
+  }
+  return found;
+}
