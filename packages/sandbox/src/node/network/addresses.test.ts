@@ -7,6 +7,7 @@ import {
   findRouteConflict,
   formatIpv4,
   inCidr,
+  lanCidrs,
   linkAddresses,
   parseIpv4,
   pickSlot,
@@ -54,6 +55,18 @@ describe('address plan', () => {
     expect(findRouteConflict([{ dst: '10.213.7.7', dev: 'tun0' }], UPLINK_RANGE)?.dst).toBe(
       '10.213.7.7',
     );
+  });
+
+  it('lists the host LANs (scope link), not default routes or VirtOS links', () => {
+    expect(
+      lanCidrs([
+        { dst: 'default', dev: 'eth0' },
+        { dst: '192.0.2.0/24', dev: 'eth0', scope: 'link' },
+        { dst: '10.213.0.4/30', dev: 'virtos-0a1b2c3d', scope: 'link' },
+        { dst: '203.0.113.9', dev: 'eth1', scope: 'link' },
+        { dst: '198.51.100.0/24', dev: 'eth0' },
+      ]),
+    ).toEqual(['192.0.2.0/24', '203.0.113.9/32']);
   });
 
   it('picks a free slot from a hash-derived start, skipping taken ones and slot 0', async () => {

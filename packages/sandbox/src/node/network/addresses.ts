@@ -84,6 +84,23 @@ export function linkAddresses(
 export interface HostRoute {
   readonly dst: string;
   readonly dev?: string;
+  /** `link` for networks the host is directly attached to (its LANs). */
+  readonly scope?: string;
+}
+
+/**
+ * The networks this host is directly attached to (scope link, not VirtOS devices) as CIDRs. In
+ * `internet` mode they are blocked: other machines on the host's LAN are not "the internet".
+ */
+export function lanCidrs(routes: readonly HostRoute[]): string[] {
+  const out: string[] = [];
+  for (const r of routes) {
+    if (r.scope !== 'link' || r.dst === 'default' || r.dev?.startsWith('virtos-')) continue;
+    const [addr, len] = r.dst.split('/');
+    if (!addr || parseIpv4(addr) === undefined) continue;
+    out.push(`${addr}/${len ?? '32'}`);
+  }
+  return out;
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   UPLINK_RANGE,
   findRouteConflict,
   inCidr,
+  lanCidrs,
   linkAddresses,
   pickSlot,
   type HostRoute,
@@ -66,7 +67,10 @@ export interface NetworkManagerOptions {
    * cleared with the kernel state on reboot). Default `/run/virtos/net-slots`.
    */
   readonly slotDir?: string;
-  /** Block RFC 1918 and CGNAT destinations in `internet` mode (default true). */
+  /**
+   * Block RFC 1918 and CGNAT destinations and the host's directly attached networks (its LANs) in
+   * `internet` mode (default true).
+   */
   readonly internetBlocksPrivate?: boolean;
   /** DNS servers given to `internet` environments (default: the host's non-loopback ones). */
   readonly internetDnsServers?: readonly string[];
@@ -230,6 +234,11 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       );
     }
     return { addr: linkAddresses(UPLINK_RANGE, slot), file };
+  }
+
+  async function hostLans(): Promise<string[]> {
+    const { stdout } = await ip(['-j', '-4', 'route', 'show']);
+    return lanCidrs(JSON.parse(stdout || '[]') as HostRoute[]);
   }
 
   async function hostDnsServers(): Promise<string[]> {
@@ -594,7 +603,7 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
             ...NEVER_REACHABLE_V4,
             `${UPLINK_RANGE.base}/${UPLINK_RANGE.prefix}`,
             `${PEER_RANGE.base}/${PEER_RANGE.prefix}`,
-            ...(opts.internetBlocksPrivate === false ? [] : PRIVATE_V4),
+            ...(opts.internetBlocksPrivate === false ? [] : [...PRIVATE_V4, ...(await hostLans())]),
           ];
           await ensureForwarding();
           record.usesForwarding = true;

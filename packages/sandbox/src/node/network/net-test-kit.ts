@@ -97,10 +97,12 @@ export async function probeFrom(netns: string, probes: readonly Probe[]): Promis
   return JSON.parse(out) as ProbeResult[];
 }
 
-/** Sends one ICMP echo from inside `netns`; true when a reply came back within 1 s. */
-export async function pingFrom(netns: string, host: string): Promise<boolean> {
+/** Sends one ICMP echo from inside `netns` (the host when undefined); true when a reply came back within 1 s. */
+export async function pingFrom(netns: string | undefined, host: string): Promise<boolean> {
+  const ping = ['ping', '-c', '1', '-W', '1', host];
   try {
-    await sh('ip', ['netns', 'exec', netns, 'busybox', 'ping', '-c', '1', '-W', '1', host]);
+    if (netns) await sh('ip', ['netns', 'exec', netns, 'busybox', ...ping]);
+    else await sh('busybox', ping);
     return true;
   } catch {
     return false;
@@ -185,6 +187,20 @@ export interface OutsideWorld {
 }
 
 /**
+ * Creates a stand-in machine on a LAN of the host: a netns behind a veth that is NOT a VirtOS
+ * interface (`lan-<7 hex>`, 203.0.113.<n>.0/30), so the host sees it as a directly attached
+ * network. Internet-mode environments must not reach it.
+ */
+export async function createLanNeighbour(): Promise<OutsideWorld> {
+  const tag = randomBytes(4).toString('hex').slice(0, 7);
+  const name = `lan-${tag}`;
+  const n = (parseInt(tag.slice(0, 2), 16) % 63) * 4;
+  const hostAddress = `203.0.113.${n + 1}`;
+  const address = `203.0.113.${n + 2}`;
+  return linkedNetns(name, hostAddress, address);
+}
+
+/**
  * Creates the outside world as a netns `virtos-o<7 hex>` with a veth of the same name on the host,
  * on 198.18.<n>.0/30 (RFC 2544 benchmarking range: never a real network here).
  */
@@ -192,8 +208,14 @@ export async function createOutsideWorld(): Promise<OutsideWorld> {
   const tag = randomBytes(4).toString('hex').slice(0, 7);
   const name = `virtos-o${tag}`;
   const n = parseInt(tag.slice(0, 2), 16);
-  const hostAddress = `198.18.${n}.1`;
-  const address = `198.18.${n}.2`;
+  return linkedNetns(name, `198.18.${n}.1`, `198.18.${n}.2`);
+}
+
+async function linkedNetns(
+  name: string,
+  hostAddress: string,
+  address: string,
+): Promise<OutsideWorld> {
   await sh('ip', ['netns', 'add', name]);
   const remove = async () => {
     await sh('ip', ['link', 'del', name]).catch(() => {});

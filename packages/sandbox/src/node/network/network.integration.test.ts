@@ -16,6 +16,7 @@ import type { NetworkSpec } from '@virtos/spec';
 import { createNetworkManager, type NetworkAttachment, type NetworkManager } from './manager.js';
 import {
   captureClientHello,
+  createLanNeighbour,
   createOutsideWorld,
   dnsQueryHex,
   httpGetHex,
@@ -50,12 +51,18 @@ function hostLanAddress(): string | undefined {
   return undefined;
 }
 
+/** Remote addresses each host listener saw: they must never include an environment. */
+const seenBy = new Map<Server, string[]>();
+
 async function listen(host: string, greeting: string): Promise<Server> {
+  const seen: string[] = [];
   const server = createServer((s) => {
+    seen.push(s.remoteAddress ?? '?');
     s.on('error', () => {});
     s.end(greeting + '\n');
   });
   await new Promise<void>((r) => server.listen(0, host, r));
+  seenBy.set(server, seen);
   return server;
 }
 const portOf = (s: Server): number => (s.address() as AddressInfo).port;
@@ -165,10 +172,25 @@ describe.skipIf(!isRoot)(
     });
 
     it('internet: the outside is reachable through NAT; host addresses, host loopback and other environments are not', async () => {
+      // A machine on a LAN of the host; it must exist before setup (the LANs are read then).
+      const lanHost = await createLanNeighbour();
+      const lanServer = await startStandIn(lanHost.netns, 'LAN', [7000]).catch(
+        async (e: unknown) => {
+          await lanHost.remove();
+          throw e;
+        },
+      );
       const a = await setup('inet', 'i1', spec('internet'));
       const other = await setup('inet2', 'i2', spec('internet'));
       const otherServer = await startStandIn(other.netnsName, 'OTHER-ENV', [7000]);
       try {
+        const [lanR] = await probeFrom(a.netnsName, [
+          { op: 'tcp', host: lanHost.address, port: 7000 },
+        ]);
+        expect(lanR?.result).toBe('timeout');
+        expect(lanServer.log).toEqual([]);
+        // The host itself does reach that LAN machine: the block is the environment's rule.
+        expect(await pingFrom(undefined, lanHost.address)).toBe(true);
         const lan = hostLanAddress();
         const results = await probeFrom(a.netnsName, [
           { op: 'tcp', host: outside.address, port: 8080, read: true },
@@ -204,6 +226,8 @@ describe.skipIf(!isRoot)(
         expect(await readFile('/proc/sys/net/ipv4/conf/all/route_localnet', 'utf8')).toBe('0\n');
       } finally {
         await otherServer.stop();
+        await lanServer.stop();
+        await lanHost.remove();
       }
     });
 
@@ -416,6 +440,11 @@ describe.skipIf(!isRoot)(
         expect(await kernelState()).not.toContain(a.netnsName.slice('virtos-'.length));
         await expect(readFile(a.resolvConfPath)).rejects.toThrow();
       }
+    });
+
+    it('the host listeners (127.0.0.1 and 0.0.0.0) never saw a connection from any environment', () => {
+      expect(seenBy.get(hostLo)).toEqual([]);
+      expect(seenBy.get(hostAny)).toEqual([]);
     });
 
     it('cleanupLeftovers removes what a crashed manager left behind, and nothing that is live', async () => {
