@@ -42,3 +42,5 @@ export type {
 } from './node/network/manager.js';
 export type { Resolver } from './node/network/egress-proxy.js';
 export { NetworkErrors } from './node/network/errors.js';
+export { checkNetworkSupport } from './node/network/support.js';
+export type { NetworkSupportCheck } from './node/network/support.js';
