@@ -27,13 +27,15 @@ export class SearchIndex {
   private readonly upsertStmt;
   private readonly deleteStmt;
   private readonly queryStmt;
+  /** ref -> rowid, so replacing a document does not scan the table. */
+  private readonly rowids = new Map<string, number | bigint>();
 
   constructor() {
     this.db.pragma('temp_store = MEMORY');
     this.db.exec(
       "CREATE VIRTUAL TABLE docs USING fts5(kind UNINDEXED, ref UNINDEXED, title, body, tags, tokenize = 'unicode61 remove_diacritics 2')",
     );
-    this.deleteStmt = this.db.prepare('DELETE FROM docs WHERE ref = ?');
+    this.deleteStmt = this.db.prepare('DELETE FROM docs WHERE rowid = ?');
     this.upsertStmt = this.db.prepare(
       'INSERT INTO docs (kind, ref, title, body, tags) VALUES (?, ?, ?, ?, ?)',
     );
@@ -44,13 +46,16 @@ export class SearchIndex {
 
   /** Adds or replaces a document. */
   upsert(kind: 'note' | 'file', ref: string, title: string, body: string, tags: string): void {
-    this.deleteStmt.run(ref);
-    this.upsertStmt.run(kind, ref, title, body, tags);
+    this.remove(ref);
+    this.rowids.set(ref, this.upsertStmt.run(kind, ref, title, body, tags).lastInsertRowid);
   }
 
   /** Removes a document. */
   remove(ref: string): void {
-    this.deleteStmt.run(ref);
+    const rowid = this.rowids.get(ref);
+    if (rowid === undefined) return;
+    this.deleteStmt.run(rowid);
+    this.rowids.delete(ref);
   }
 
   /** Runs many updates in one in-memory transaction (for the initial build). */
