@@ -22,6 +22,12 @@ export type Probe =
       readonly timeoutMs?: number;
     }
   | {
+      /** Name resolution through the system resolver (reads /etc/resolv.conf). */
+      readonly op: 'lookup';
+      readonly host: string;
+      readonly timeoutMs?: number;
+    }
+  | {
       readonly op: 'udp';
       readonly host: string;
       readonly port: number;
@@ -45,6 +51,15 @@ const probes = JSON.parse(process.argv[1]);
 const run = (p) => new Promise((resolve) => {
   const t0 = Date.now();
   let done = false;
+  if (p.op === 'lookup') {
+    const timer = setTimeout(() => { done = true; resolve({ result: 'timeout', data: '', ms: Date.now() - t0 }); }, p.timeoutMs ?? 6000);
+    require('node:dns').lookup(p.host, { family: 4 }, (err, address) => {
+      if (done) return;
+      clearTimeout(timer);
+      resolve(err ? { result: 'error:' + err.code, data: '', ms: Date.now() - t0 } : { result: 'resolved', data: address, ms: Date.now() - t0 });
+    });
+    return;
+  }
   let data = Buffer.alloc(0);
   const timeoutMs = p.timeoutMs ?? 1500;
   if (p.op === 'udp') {
@@ -81,6 +96,11 @@ export function sh(file: string, args: readonly string[], input?: string): Promi
     });
     if (input !== undefined) child.stdin?.end(input);
   });
+}
+
+/** The command line that runs `probes` with Node and prints their results as JSON. */
+export function probeCommand(probes: readonly Probe[]): string[] {
+  return [process.execPath, '-e', PROBE_SCRIPT, JSON.stringify(probes)];
 }
 
 /** Runs the probes concurrently from inside `netns`; one Node process per call. */
