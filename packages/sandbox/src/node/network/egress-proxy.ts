@@ -179,12 +179,25 @@ export async function startEgressProxy(opts: EgressProxyOptions): Promise<Egress
         return;
       }
       const upstream = connect({ host: target, port, timeout: timeoutMs });
+      let upstreamConnected = false;
       track(upstream);
       upstream.once('timeout', () => upstream.destroy());
-      upstream.once('error', () => c.destroy());
+      upstream.once('error', (err: NodeJS.ErrnoException) => {
+        if (!upstreamConnected) {
+          opts.onDecision?.({
+            allowed: false,
+            via,
+            host,
+            reason: `upstream: ${err.code ?? err.message}`,
+          });
+          logger.warn('egress upstream failed', { via, host, code: err.code });
+        }
+        c.destroy();
+      });
       upstream.once('close', () => c.destroy());
       c.once('close', () => upstream.destroy());
       upstream.once('connect', () => {
+        upstreamConnected = true;
         upstream.setTimeout(0);
         c.setTimeout(0);
         opts.onDecision?.({ allowed: true, via, host, upstream: `${target}:${port}` });

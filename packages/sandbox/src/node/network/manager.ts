@@ -556,6 +556,13 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
         let nameserver = up.first;
         if (network.mode === 'allowlist') {
           const matcher = createDomainMatcher(network.allow);
+          if (matcher.patterns.length !== network.allow.length) {
+            logger.warn('ignored invalid allowlist entries', {
+              env: env.id,
+              given: network.allow,
+              used: matcher.patterns,
+            });
+          }
           l.proxy = await startEgressProxy({
             address: up.first,
             upstreamPorts: allowlistPorts,
