@@ -17,6 +17,7 @@ export type {
   DeviceHead,
   DeviceStore,
   FileInfo,
+  FilePutOptions,
   FileSource,
   LockReason,
   Note,
