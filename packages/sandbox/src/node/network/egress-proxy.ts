@@ -13,7 +13,7 @@ import { nullLogger } from '@virtos/core';
 
 import { NEVER_REACHABLE_V4, PEER_RANGE, UPLINK_RANGE, inAnyCidr } from './addresses.js';
 import type { DomainMatcher } from './domain-match.js';
-import { MAX_HTTP_HEAD_BYTES, parseHttpHost } from './http-host.js';
+import { MAX_HTTP_HEAD_BYTES, forceConnectionClose, parseHttpHost } from './http-host.js';
 import { MAX_CLIENT_HELLO_BYTES, looksLikeTls, parseClientHelloSni } from './sni.js';
 
 /** Upstream name resolution; injectable so tests map names to local stand-in servers. */
@@ -96,7 +96,7 @@ export async function startEgressProxy(opts: EgressProxyOptions): Promise<Egress
 
   const handle = (client: Socket, upstreamPort: number): void => {
     track(client);
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     let decided = false;
     client.setTimeout(timeoutMs, () => client.destroy());
     client.on('error', () => {});
@@ -144,6 +144,7 @@ export async function startEgressProxy(opts: EgressProxyOptions): Promise<Egress
           return;
         }
         host = r.host;
+        buffered = forceConnectionClose(buffered, r.headLength);
       }
       if (!opts.matcher.matches(host)) {
         refuse(via, 'not on the allowlist', host);

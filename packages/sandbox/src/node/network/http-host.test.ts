@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { parseHttpHost } from './http-host.js';
+import { forceConnectionClose, parseHttpHost } from './http-host.js';
 
 const req = (text: string) => parseHttpHost(Buffer.from(text, 'latin1'));
 
@@ -27,5 +27,17 @@ describe('parseHttpHost', () => {
     expect(req('GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n').kind).toBe('invalid');
     expect(req('GET / HTTP/2.0\r\nHost: a.test\r\n\r\n').kind).toBe('invalid');
     expect(req('\x16\x03\x01 ').kind).toBe('invalid');
+  });
+});
+
+describe('forceConnectionClose', () => {
+  it('drops keep-alive headers, adds Connection: close, keeps the body bytes', () => {
+    const text =
+      'POST /a HTTP/1.1\r\nHost: ok.test\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\nContent-Length: 2\r\n\r\nhi';
+    const r = req(text);
+    if (r.kind !== 'ok') throw new Error('parse failed');
+    expect(forceConnectionClose(Buffer.from(text, 'latin1'), r.headLength).toString('latin1')).toBe(
+      'POST /a HTTP/1.1\r\nHost: ok.test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi',
+    );
   });
 });

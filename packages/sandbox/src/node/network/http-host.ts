@@ -67,3 +67,27 @@ function stripPort(host: string): string | undefined {
   if (!/^\d{1,5}$/.test(port)) return undefined;
   return host.slice(0, colon);
 }
+
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection']);
+
+/**
+ * Rewrites the first request head so the connection carries only this one request: drops
+ * `Connection`, `Keep-Alive` and `Proxy-Connection` and adds `Connection: close`. A compliant server
+ * then closes after its response, so a later request on the same connection cannot name another
+ * virtual host of the same upstream address without a fresh Host check. Returns the new bytes
+ * (head + whatever followed it in `data`).
+ */
+export function forceConnectionClose(data: Uint8Array, headLength: number): Buffer {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const head = buf.subarray(0, headLength - 4).toString('latin1');
+  const lines = head.split('\r\n');
+  const kept = [
+    lines[0] ?? '',
+    ...lines.slice(1).filter((l) => !HOP_HEADERS.has(l.slice(0, l.indexOf(':')).toLowerCase())),
+  ];
+  kept.push('Connection: close');
+  return Buffer.concat([
+    Buffer.from(kept.join('\r\n') + '\r\n\r\n', 'latin1'),
+    buf.subarray(headLength),
+  ]);
+}
