@@ -108,3 +108,26 @@ describe('network manager rollback ownership', () => {
     }
   });
 });
+
+describe('network manager teardown failures', () => {
+  it('keeps the record when the namespace cannot be removed, and a retry finishes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtos-net-unit-'));
+    let failDel = true;
+    const runner: CommandRunner = async (_file, args) => {
+      if (args[0] === 'netns' && args[1] === 'del' && failDel) throw new Error('Device busy');
+      return { stdout: '[]', stderr: '' };
+    };
+    try {
+      const m = createNetworkManager({ stateDir: dir, runner });
+      const a = await m.setup({ id: 'e6', name: 'e6' }, { mode: 'none', allow: [], peers: [] });
+      const e = await a.dispose().catch((x: unknown) => x);
+      expect(NetworkErrors.is(e, 'teardown_failed')).toBe(true);
+      expect(await readdir(join(dir, 'network'))).toContain(`${shortId('e6')}.json`);
+      failDel = false;
+      await a.dispose();
+      expect(await readdir(join(dir, 'network'))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -140,10 +140,11 @@ interface Live {
   readonly links: Map<string, PeerLink>;
   proxy?: EgressProxy;
   dns?: DnsResponder;
-  disposing?: Promise<void>;
+  disposing?: Promise<void> | undefined;
 }
 
 const NETNS_DIR = '/run/netns';
+const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/;
 
 /** Creates a network manager; see {@link NetworkManager}. */
 export function createNetworkManager(opts: NetworkManagerOptions): NetworkManager {
@@ -276,7 +277,10 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
     for (const link of l.links.values()) {
       const other = live.get(link.otherId);
       const otherLink = other?.links.get(l.env.id);
-      if (other && otherLink) lines.push(`${otherLink.address}\t${other.env.name}`);
+      // Only names that are valid host names go into /etc/hosts (no injected lines or fields).
+      if (other && otherLink && HOSTNAME_RE.test(other.env.name)) {
+        lines.push(`${otherLink.address}\t${other.env.name}`);
+      }
     }
     // writeFile truncates in place (same inode), so a bind mount of this file sees the update.
     await writeFile(l.hostsPath, lines.join('\n') + '\n', { mode: 0o644 });
@@ -374,9 +378,20 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
         }
       }
     });
-    // SECURITY: removes only the named namespace this manager created (virtos-<short>).
-    if (inside && (await quiet(() => ip(['netns', 'del', record.netns]))))
-      removed.push(`netns:${record.netns}`);
+    if (inside) {
+      try {
+        // SECURITY: removes only the named namespace this manager created (virtos-<short>).
+        await ip(['netns', 'del', record.netns]);
+        removed.push(`netns:${record.netns}`);
+      } catch (e) {
+        // Keep the record: a later dispose or cleanupLeftovers can finish the job.
+        throw NetworkErrors.create(
+          'teardown_failed',
+          `Could not remove network namespace ${record.netns} of ${record.id}.`,
+          { subject: record.id, cause: e, hint: 'Run `virtos doctor --fix` to retry.' },
+        );
+      }
+    }
     if (record.slotFile) await rm(record.slotFile, { force: true });
     await rm(record.dir, { recursive: true, force: true });
     await removeRecord(opts.stateDir, record.short);
@@ -392,7 +407,11 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       await teardown(l.record);
       live.delete(l.env.id);
       logger.info('network removed', { env: l.env.id, ms: Date.now() - started });
-    })();
+    })().catch((e: unknown) => {
+      // Allow a retry: the record still lists what is left.
+      l.disposing = undefined;
+      throw e;
+    });
     return l.disposing;
   }
 
