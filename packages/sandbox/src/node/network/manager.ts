@@ -49,7 +49,11 @@ export interface TorEndpoint {
 
 /** Options of {@link createNetworkManager}. */
 export interface NetworkManagerOptions {
-  /** Directory for records, resolv.conf and hosts files (one subdirectory per environment). */
+  /**
+   * Directory for records, resolv.conf and hosts files (one subdirectory per environment). Put it
+   * on a tmpfs (e.g. /run/virtos/net): the hosts files name peers, which is user data, and the
+   * kernel objects the records describe vanish on reboot too.
+   */
   readonly stateDir: string;
   readonly logger?: Logger;
   /** Upstream DNS of the egress proxy; tests inject one that maps names to stand-in servers. */
@@ -374,6 +378,7 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       const { stdout } = await ip(['-n', record.netns, '-j', 'link', 'show']);
       for (const l of JSON.parse(stdout || '[]') as { ifname?: string }[]) {
         if (l.ifname && l.ifname !== 'lo') {
+          // SECURITY: only links inside this environment's own namespace are deleted.
           await quiet(() => ip(['-n', record.netns, 'link', 'del', l.ifname ?? '']));
         }
       }
@@ -475,7 +480,6 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
     const record: AttachmentRecord = {
       version: 1,
       id: env.id,
-      name: env.name,
       short: names.short,
       mode: network.mode,
       netns: names.netns,

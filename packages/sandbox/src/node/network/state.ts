@@ -3,6 +3,8 @@
  * `<stateDir>/network/<short>.json`. A record is written BEFORE the first kernel object exists and
  * updated as objects are added, so after a crash `cleanupLeftovers` knows exactly what to remove
  * and never has to guess from names (other daemons or tests may own other `virtos-` objects).
+ * Records hold ids and kernel names only, never environment names (user data); keep `stateDir` on
+ * a tmpfs such as /run, which is cleared together with the kernel objects on reboot.
  */
 import { mkdir, readFile, readdir, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,7 +15,6 @@ import type { NetworkMode } from '@virtos/spec';
 export interface AttachmentRecord {
   readonly version: 1;
   readonly id: string;
-  readonly name: string;
   readonly short: string;
   readonly mode: NetworkMode;
   readonly netns: string;
