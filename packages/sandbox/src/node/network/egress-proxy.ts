@@ -2,7 +2,8 @@
  * The egress proxy of `allowlist` environments. It runs inside the daemon, listens on the host end
  * of one environment's veth, and for each connection reads just enough to learn the target name
  * (TLS SNI, or the HTTP Host header), checks it against the allowlist, resolves it itself and
- * splices the connection to the upstream server. It never terminates TLS.
+ * splices the connection to the upstream server. It never terminates TLS. Names the environment
+ * visits are user data: they are logged at debug level only; audit through `onDecision`.
  */
 import { promises as dnsPromises } from 'node:dns';
 import { isIP, connect, createServer, type Server, type Socket } from 'node:net';
@@ -104,7 +105,7 @@ export async function startEgressProxy(opts: EgressProxyOptions): Promise<Egress
     const decide = (d: ProxyDecision): void => {
       decided = true;
       opts.onDecision?.(d);
-      logger.info(d.allowed ? 'egress allowed' : 'egress refused', { ...d, port: upstreamPort });
+      logger.debug(d.allowed ? 'egress allowed' : 'egress refused', { ...d, port: upstreamPort });
     };
     const refuse = (via: ProxyDecision['via'], reason: string, host?: string): void => {
       decide({ allowed: false, via, reason, ...(host !== undefined && { host }) });
@@ -191,7 +192,7 @@ export async function startEgressProxy(opts: EgressProxyOptions): Promise<Egress
             host,
             reason: `upstream: ${err.code ?? err.message}`,
           });
-          logger.warn('egress upstream failed', { via, host, code: err.code });
+          logger.debug('egress upstream failed', { via, host, code: err.code });
         }
         c.destroy();
       });
@@ -202,7 +203,7 @@ export async function startEgressProxy(opts: EgressProxyOptions): Promise<Egress
         upstream.setTimeout(0);
         c.setTimeout(0);
         opts.onDecision?.({ allowed: true, via, host, upstream: `${target}:${port}` });
-        logger.info('egress allowed', { via, host, upstream: `${target}:${port}` });
+        logger.debug('egress allowed', { via, host, upstream: `${target}:${port}` });
         upstream.write(head);
         c.pipe(upstream);
         upstream.pipe(c);

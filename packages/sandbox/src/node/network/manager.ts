@@ -339,7 +339,7 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       await ip(['-n', a.names.netns, 'link', 'set', aIf, 'up']);
       await ip(['-n', b.names.netns, 'link', 'set', bIf, 'up']);
       await writeHosts(b);
-      logger.info('peers linked', { a: a.env.name, b: b.env.name });
+      logger.info('peers linked', { a: a.env.id, b: b.env.id });
     }
     await writeHosts(a);
   }
@@ -582,8 +582,8 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
           if (matcher.patterns.length !== network.allow.length) {
             logger.warn('ignored invalid allowlist entries', {
               env: env.id,
-              given: network.allow,
-              used: matcher.patterns,
+              given: network.allow.length,
+              used: matcher.patterns.length,
             });
           }
           l.proxy = await startEgressProxy({
