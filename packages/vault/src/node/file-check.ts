@@ -75,11 +75,28 @@ export function checkVaultFile(path: string): void {
   // A crash leaves a hot rollback journal; SQLite repairs the file from it on open, so the size may
   // legitimately differ until then.
   if (!journalIsHot(path)) {
-    if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0 || size % pageSize !== 0) {
-      throw truncated(`${size} bytes is not a whole number of ${pageSize}-byte pages`);
+    if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) {
+      throw VaultErrors.create('corrupt', `${path} has a damaged file header (page size).`, {
+        subject: path,
+        details: { region: 'container' },
+      });
     }
     if (sizeValid && pages * pageSize > size) {
       throw truncated(`${size} bytes, but its header counts ${pages} pages of ${pageSize} bytes`);
+    }
+    if (size % pageSize !== 0) {
+      if (sizeValid && size > pages * pageSize) {
+        throw VaultErrors.create(
+          'corrupt',
+          `${path} has ${size - pages * pageSize} unexpected bytes after its end.`,
+          {
+            subject: path,
+            details: { region: 'container' },
+            hint: 'Something appended data to the file. Restore it from a transfer copy.',
+          },
+        );
+      }
+      throw truncated(`${size} bytes is not a whole number of ${pageSize}-byte pages`);
     }
   }
 }
