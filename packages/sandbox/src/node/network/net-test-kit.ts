@@ -303,3 +303,45 @@ export function httpGetHex(host: string): string {
     'hex',
   );
 }
+
+const ORIGINAL_DST_SCRIPT = `
+import socket, struct
+s = socket.socket()
+s.bind(('0.0.0.0', 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+while True:
+    c, a = s.accept()
+    raw = c.getsockopt(socket.SOL_IP, 80, 16)  # SO_ORIGINAL_DST, as a transparent proxy reads it
+    port, ip = struct.unpack('!2xH4s8x', raw)
+    c.sendall(('ORIG %s:%d from=%s\\n' % (socket.inet_ntoa(ip), port, a[0])).encode())
+    c.close()
+`;
+
+/**
+ * A stand-in transparent proxy on the host (Python, because Node cannot read SO_ORIGINAL_DST): it
+ * answers each connection with the original destination the kernel recorded before the redirect,
+ * exactly what Tor's TransPort reads. Undefined when python3 is missing.
+ */
+export async function startOriginalDstStandIn(): Promise<
+  { port: number; stop(): Promise<void> } | undefined
+> {
+  const child = spawn('python3', ['-c', ORIGINAL_DST_SCRIPT], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = once(child, 'exit');
+  const port = await new Promise<number | undefined>((resolve) => {
+    child.once('error', () => resolve(undefined));
+    child.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+  });
+  if (!port) return undefined;
+  return {
+    port,
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}

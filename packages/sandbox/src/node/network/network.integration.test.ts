@@ -24,6 +24,7 @@ import {
   probeFrom,
   readDnsAnswer,
   sh,
+  startOriginalDstStandIn,
   startStandIn,
   type OutsideWorld,
   type StandIn,
@@ -348,6 +349,27 @@ describe.skipIf(!isRoot)(
       expect(torTrans?.log.filter((l) => l.includes(a.envAddress ?? '?')).length).toBe(4);
       expect(await pingFrom(a.netnsName, outside.address)).toBe(false);
       expect(await pingFrom(a.netnsName, a.hostAddress ?? '')).toBe(false);
+    });
+
+    it('tor: the redirect keeps the original destination for the TransPort (SO_ORIGINAL_DST)', async (ctx) => {
+      const orig = await startOriginalDstStandIn();
+      if (!orig) ctx.skip('python3 is not installed (needed to read SO_ORIGINAL_DST)');
+      const m = createNetworkManager({
+        stateDir,
+        slotDir: join(stateDir, 'slots'),
+        tor: { transPort: orig?.port ?? 0, dnsPort: torDnsPort },
+      });
+      try {
+        const a = await m.setup({ id: `tor-orig-${uniq}`, name: 'tor-orig' }, spec('tor'));
+        const [r] = await probeFrom(a.netnsName, [
+          { op: 'tcp', host: outside.address, port: 8080, read: true },
+        ]);
+        // A real Tor client would now open a circuit to exactly this address and port.
+        expect(r?.data).toBe(`ORIG ${outside.address}:8080 from=${a.envAddress}\n`);
+      } finally {
+        await m.dispose();
+        await orig?.stop();
+      }
     });
 
     it('peers: environments that name each other share a private link; a one-sided name does not', async () => {
