@@ -232,6 +232,35 @@ describe.skipIf(!isRoot)(
       }
     });
 
+    it('internet: the host DNS servers are reachable on port 53 only, even on a blocked network', async () => {
+      const dnsHost = await createLanNeighbour();
+      const dnsServer = await startStandIn(dnsHost.netns, 'DNS', [53, 7000], [53]).catch(
+        async (e: unknown) => {
+          await dnsHost.remove();
+          throw e;
+        },
+      );
+      const m = createNetworkManager({
+        stateDir,
+        slotDir: join(stateDir, 'slots'),
+        internetDnsServers: [dnsHost.address],
+      });
+      try {
+        const a = await m.setup({ id: `inet-dns-${uniq}`, name: 'inet-dns' }, spec('internet'));
+        expect(await readFile(a.resolvConfPath, 'utf8')).toBe(`nameserver ${dnsHost.address}\n`);
+        const r = await probeFrom(a.netnsName, [
+          { op: 'udp', host: dnsHost.address, port: 53, sendHex: dnsQueryHex('example.org') },
+          { op: 'tcp', host: dnsHost.address, port: 53 },
+          { op: 'tcp', host: dnsHost.address, port: 7000 },
+        ]);
+        expect(r.map((x) => x.result)).toEqual(['reply', 'connected', 'timeout']);
+      } finally {
+        await m.dispose();
+        await dnsServer.stop();
+        await dnsHost.remove();
+      }
+    });
+
     it('allowlist: only listed names leave, by SNI and by Host, through the proxy; DNS answers only them', async () => {
       const a = await setup(
         'allow',
