@@ -20,6 +20,7 @@ import {
   randomBytes,
   randomKey,
   seal,
+  secureAlloc,
   wipe,
   type SecretKey,
 } from '../internal/crypto.js';
@@ -626,11 +627,11 @@ export class Vault implements Disposable {
         },
       );
     }
-    const secure = Buffer.from(data);
+    // SECURITY: the unwrapped key moves into secure memory at once and the ordinary heap buffer
+    // libsodium decrypted into is zeroed.
+    const dk = secureAlloc(32);
+    data.copy(dk);
     wipe(data);
-    const dk = randomKey();
-    secure.copy(dk);
-    wipe(secure);
     const keys = deriveKeys(dk);
     try {
       this.authenticateHeader(keys);
