@@ -22,6 +22,14 @@ export function buildProgram(ctx: CliContext): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: ctx.out, writeErr: ctx.err })
     .exitOverride();
+  // `virtos` alone: the daemon and the web desktop come with a later version; until then it shows
+  // what this version can do, and succeeds.
+  program.action(() => {
+    ctx.out(program.helpInformation());
+    ctx.out(
+      '\nThe daemon and the web desktop are not part of this version yet; use the commands above.\n',
+    );
+  });
   registerComposeCommands(program, ctx);
   registerSpecCommands(program, ctx);
   registerVaultCommands(program, ctx);
