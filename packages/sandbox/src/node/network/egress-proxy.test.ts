@@ -100,5 +100,8 @@ describe('egress proxy (loopback sockets)', () => {
     expect(isForbiddenUpstream('10.213.4.5')).toBe(true);
     expect(isForbiddenUpstream('169.254.169.254')).toBe(true);
     expect(isForbiddenUpstream('198.18.0.2')).toBe(false);
+    expect(isForbiddenUpstream('192.168.1.1')).toBe(true); // a LAN router behind a rebinding name
+    expect(isForbiddenUpstream('10.1.2.3')).toBe(true);
+    expect(isForbiddenUpstream('::1')).toBe(true);
   });
 });

@@ -12,7 +12,14 @@ import { networkInterfaces } from 'node:os';
 import type { Logger } from '@virtos/core';
 import { nullLogger } from '@virtos/core';
 
-import { NEVER_REACHABLE_V4, PEER_RANGE, UPLINK_RANGE, inAnyCidr } from './addresses.js';
+import {
+  NEVER_REACHABLE_V4,
+  PEER_RANGE,
+  PRIVATE_V4,
+  UPLINK_RANGE,
+  inAnyCidr,
+  inCidr,
+} from './addresses.js';
 import type { DomainMatcher } from './domain-match.js';
 import { MAX_HTTP_HEAD_BYTES, forceConnectionClose, parseHttpHost } from './http-host.js';
 import { MAX_CLIENT_HELLO_BYTES, looksLikeTls, parseClientHelloSni } from './sni.js';
@@ -30,16 +37,25 @@ export const systemResolver: Resolver = {
 
 /**
  * True for addresses the proxy must never connect to even when an allowed name resolves to them:
- * loopback, link-local (cloud metadata), multicast, the VirtOS ranges, and every address of this
- * host. This stops DNS rebinding from turning an allowed name into a path to host services.
+ * loopback, link-local (cloud metadata), multicast, the VirtOS ranges, private ranges (RFC 1918,
+ * CGNAT), every address of this host and every network it is directly attached to (its LANs;
+ * VirtOS links excluded). This stops DNS rebinding from turning an allowed name into a path to
+ * host or LAN services. Pass `isForbiddenUpstream` to the manager to relax it on purpose.
  */
 export function isForbiddenUpstream(ip: string): boolean {
   if (isIP(ip) !== 4) return true;
-  if (inAnyCidr(ip, NEVER_REACHABLE_V4)) return true;
+  if (inAnyCidr(ip, NEVER_REACHABLE_V4) || inAnyCidr(ip, PRIVATE_V4)) return true;
   if (inAnyCidr(ip, [`${UPLINK_RANGE.base}/${UPLINK_RANGE.prefix}`])) return true;
   if (inAnyCidr(ip, [`${PEER_RANGE.base}/${PEER_RANGE.prefix}`])) return true;
-  for (const list of Object.values(networkInterfaces())) {
-    for (const info of list ?? []) if (info.address === ip) return true;
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    for (const info of list ?? []) {
+      if (info.family !== 'IPv4') continue;
+      if (info.address === ip) return true;
+      const [, prefix] = (info.cidr ?? '').split('/');
+      if (!name.startsWith('virtos-') && prefix && inCidr(ip, info.address, Number(prefix))) {
+        return true;
+      }
+    }
   }
   return false;
 }
