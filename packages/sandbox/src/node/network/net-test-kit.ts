@@ -314,7 +314,7 @@ while True:
     c, a = s.accept()
     raw = c.getsockopt(socket.SOL_IP, 80, 16)  # SO_ORIGINAL_DST, as a transparent proxy reads it
     port, ip = struct.unpack('!2xH4s8x', raw)
-    c.sendall(('ORIG %s:%d from=%s\\n' % (socket.inet_ntoa(ip), port, a[0])).encode())
+    c.sendall(('ORIG %s:%d from=%s to=%s\\n' % (socket.inet_ntoa(ip), port, a[0], c.getsockname()[0])).encode())
     c.close()
 `;
 

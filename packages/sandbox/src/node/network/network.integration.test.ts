@@ -394,10 +394,50 @@ describe.skipIf(!isRoot)(
           { op: 'tcp', host: outside.address, port: 8080, read: true },
         ]);
         // A real Tor client would now open a circuit to exactly this address and port.
-        expect(r?.data).toBe(`ORIG ${outside.address}:8080 from=${a.envAddress}\n`);
+        expect(r?.data).toBe(
+          `ORIG ${outside.address}:8080 from=${a.envAddress} to=${a.hostAddress}\n`,
+        );
       } finally {
         await m.dispose();
         await orig?.stop();
+      }
+    });
+
+    it('tor: with a dedicated Tor address the traffic is DNATed there, original destination kept', async (ctx) => {
+      const orig = await startOriginalDstStandIn();
+      if (!orig) ctx.skip('python3 is not installed (needed to read SO_ORIGINAL_DST)');
+      // The host end of the outside link stands in for a dedicated, non-loopback Tor address. The
+      // DNS stand-in binds that address, as Tor's DNSPort would: a UDP reply must come from the
+      // address the query was DNATed to, or conntrack cannot map it back.
+      const dns = createSocket('udp4');
+      dns.on('message', (_m, r) => dns.send(Buffer.from('TOR-DNS'), r.port, r.address));
+      await new Promise<void>((r) => dns.bind(0, outside.hostAddress, r));
+      const m = createNetworkManager({
+        stateDir,
+        slotDir: join(stateDir, 'slots'),
+        tor: {
+          transPort: orig?.port ?? 0,
+          dnsPort: dns.address().port,
+          address: outside.hostAddress,
+        },
+      });
+      try {
+        const a = await m.setup({ id: `tor-dnat-${uniq}`, name: 'tor-dnat' }, spec('tor'));
+        const r = await probeFrom(a.netnsName, [
+          { op: 'tcp', host: outside.address, port: 443, read: true },
+          { op: 'udp', host: '192.0.2.53', port: 53, sendHex: dnsQueryHex('example.org') },
+          { op: 'tcp', host: outside.hostAddress, port: portOf(hostAny), read: true },
+        ]);
+        expect(r[0]?.data).toBe(
+          `ORIG ${outside.address}:443 from=${a.envAddress} to=${outside.hostAddress}\n`,
+        );
+        expect(r[1]?.data).toBe(Buffer.from('TOR-DNS').toString('hex'));
+        // Even the Tor address's other ports are not reachable: every TCP goes to the TransPort.
+        expect(r[2]?.data).toContain(`ORIG ${outside.hostAddress}:${portOf(hostAny)}`);
+      } finally {
+        await m.dispose();
+        await orig?.stop();
+        dns.close();
       }
     });
 
