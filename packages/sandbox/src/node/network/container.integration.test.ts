@@ -142,7 +142,6 @@ describe.skipIf(!isRoot)(
       torTrans = await startStandIn(undefined, 'TOR-TRANS', [torPort]);
       manager = createNetworkManager({
         stateDir,
-        slotDir: join(stateDir, 'slots'),
         tor: { transPort: torPort, dnsPort: torPort },
         internetDnsServers: [],
         resolver: { resolve4: async (h) => (h.endsWith('.test') ? [outside.address] : []) },

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -126,6 +126,46 @@ describe('network manager teardown failures', () => {
       failDel = false;
       await a.dispose();
       expect(await readdir(join(dir, 'network'))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('network manager forwarding restore (recorded commands)', () => {
+  it('restores forwarding when VirtOS turned it on (guard present) and no uplink is left', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtos-net-unit-'));
+    const procSysDir = join(dir, 'sys');
+    await mkdir(join(procSysDir, 'net/ipv4'), { recursive: true });
+    await writeFile(join(procSysDir, 'net/ipv4/ip_forward'), '0\n');
+    const calls: string[][] = [];
+    let linkList = '[]';
+    const runner: CommandRunner = async (file, args) => {
+      calls.push([file, ...args]);
+      if (file === 'ip' && args.join(' ') === '-j link show')
+        return { stdout: linkList, stderr: '' };
+      return { stdout: '[]', stderr: '' };
+    };
+    try {
+      const m = createNetworkManager({
+        stateDir: dir,
+        slotDir: join(dir, 'slots'),
+        procSysDir,
+        runner,
+        internetDnsServers: [],
+      });
+      const a = await m.setup({ id: 'f1', name: 'f1' }, { mode: 'internet', allow: [], peers: [] });
+      expect(calls).toContainEqual(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+      const guard = calls.findIndex((c) => c[0] === 'nft' && c[1] === '-f');
+      const on = calls.findIndex((c) => c.join(' ') === 'sysctl -q -w net.ipv4.ip_forward=1');
+      expect(guard).toBeLessThan(on); // the guard is in force before forwarding is on
+      linkList = JSON.stringify([{ ifname: 'virtos-0a1b2c3d' }]); // another manager's uplink
+      await a.dispose();
+      expect(calls).not.toContainEqual(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=0']);
+      linkList = '[]';
+      await m.dispose();
+      expect(calls).toContainEqual(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=0']);
+      expect(calls.at(-1)).toEqual(['nft', 'delete', 'table', 'inet', 'virtos-guard']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -76,6 +76,8 @@ export interface NetworkManagerOptions {
    * `internet` mode (default true).
    */
   readonly internetBlocksPrivate?: boolean;
+  /** Where sysctl values are read (default /proc/sys); tests point it at a fixture directory. */
+  readonly procSysDir?: string;
   /** DNS servers given to `internet` environments (default: the host's non-loopback ones). */
   readonly internetDnsServers?: readonly string[];
 }
@@ -156,10 +158,10 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
   const logger = (opts.logger ?? nullLogger).child({ component: 'network' });
   const slotDir = opts.slotDir ?? '/run/virtos/net-slots';
   const allowlistPorts = opts.allowlistPorts ?? [80, 443];
+  const procSysDir = opts.procSysDir ?? '/proc/sys';
   const live = new Map<string, Live>();
   const peerSlots = new Set<number>();
   let rangeChecked = false;
-  let forwardingEnabledByUs = false;
 
   const ip = (args: string[], signal?: AbortSignal) => run('ip', args, signal ? { signal } : {});
   const nft = (ruleset: string, netns?: string) =>
@@ -258,8 +260,16 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
     }
   }
 
+  /** True when the guard table exists, i.e. some VirtOS manager turned forwarding on. */
+  const hasGuard = () => quiet(() => run('nft', ['list', 'table', 'inet', GUARD_TABLE]));
+
+  /**
+   * Turns IPv4 forwarding on for NAT, unless it already is. The guard table doubles as the shared
+   * marker "VirtOS turned forwarding on", so whichever manager disposes the last uplink on this
+   * host restores the setting, not only the one that changed it.
+   */
   async function ensureForwarding(): Promise<void> {
-    const current = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
+    const current = (await readFile(join(procSysDir, 'net/ipv4/ip_forward'), 'utf8')).trim();
     if (current === '1') return;
     // SECURITY: forwarding is needed for NAT. Before turning it on, the guard table restricts
     // forwarding to packets entering or leaving a virtos- interface, so the host does not start
@@ -268,8 +278,25 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
     // SECURITY: sysctl via execFile with a fixed key; route_localnet is never touched (stays 0),
     // so 127.0.0.0/8 of the host stays unroutable from any veth.
     await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
-    forwardingEnabledByUs = true;
     logger.info('enabled IPv4 forwarding with the virtos-guard table');
+  }
+
+  /**
+   * Restores forwarding to off when VirtOS turned it on (the guard exists) and no VirtOS uplink of
+   * any manager is left. Our uplinks exist before their managers look at forwarding, so a manager
+   * setting up concurrently either keeps this from restoring or turns forwarding on again itself.
+   */
+  async function restoreForwardingIfUnused(): Promise<void> {
+    if (!(await hasGuard())) return;
+    const { stdout } = await ip(['-j', 'link', 'show']);
+    const inUse = (JSON.parse(stdout || '[]') as { ifname?: string }[]).some((x) =>
+      /^virtos-[0-9a-f]{8}$/.test(x.ifname ?? ''),
+    );
+    if (inUse) return;
+    // SECURITY: restores the host's original setting (forwarding off), then removes the guard.
+    await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=0']);
+    await quiet(() => run('nft', ['delete', 'table', 'inet', GUARD_TABLE]));
+    logger.info('restored IPv4 forwarding to off');
   }
 
   function isPeerOf(a: { spec: NetworkSpec }, b: { env: NetworkEnvRef }): boolean {
@@ -411,6 +438,7 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       await withPeerLock(() => disconnectPeers(l));
       await teardown(l.record);
       live.delete(l.env.id);
+      if (l.record.usesForwarding) await quiet(() => restoreForwardingIfUnused());
       logger.info('network removed', { env: l.env.id, ms: Date.now() - started });
     })().catch((e: unknown) => {
       // Allow a retry: the record still lists what is left.
@@ -709,24 +737,14 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       removed.push(...(await teardown(record)));
       logger.info('removed network leftovers', { env: record.id });
     }
+    // A crashed manager may have left forwarding on with nothing left to use it.
+    await quiet(() => restoreForwardingIfUnused());
     return removed;
   }
 
   async function dispose(): Promise<void> {
     await Promise.all([...live.values()].map((l) => disposeLive(l)));
-    if (forwardingEnabledByUs) {
-      // Only restore when no VirtOS uplink of any manager remains on this host.
-      const { stdout } = await ip(['-j', 'link', 'show']);
-      const ours = (JSON.parse(stdout || '[]') as { ifname?: string }[]).some((x) =>
-        /^virtos-[0-9a-f]{8}$/.test(x.ifname ?? ''),
-      );
-      if (!ours) {
-        // SECURITY: restores the host's original setting (forwarding off) and removes the guard.
-        await quiet(() => run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=0']));
-        await quiet(() => run('nft', ['delete', 'table', 'inet', GUARD_TABLE]));
-        forwardingEnabledByUs = false;
-      }
-    }
+    await quiet(() => restoreForwardingIfUnused());
   }
 
   return { setup, cleanupLeftovers, dispose };

@@ -20,7 +20,6 @@ const pct = (xs: number[], p: number): number => {
 const stateDir = await mkdtemp(join(tmpdir(), 'virtos-net-bench-'));
 const manager = createNetworkManager({
   stateDir,
-  slotDir: join(stateDir, 'slots'),
   tor: { transPort: 9040, dnsPort: 9053 },
   internetDnsServers: [],
 });

@@ -124,7 +124,6 @@ describe.skipIf(!isRoot)(
       torDnsPort = torDns.address().port;
       manager = createNetworkManager({
         stateDir,
-        slotDir: join(stateDir, 'slots'),
         tor: { transPort: torTransPort, dnsPort: torDnsPort },
         internetDnsServers: [],
         resolver: {
@@ -242,7 +241,6 @@ describe.skipIf(!isRoot)(
       );
       const m = createNetworkManager({
         stateDir,
-        slotDir: join(stateDir, 'slots'),
         internetDnsServers: [dnsHost.address],
       });
       try {
@@ -385,7 +383,6 @@ describe.skipIf(!isRoot)(
       if (!orig) ctx.skip('python3 is not installed (needed to read SO_ORIGINAL_DST)');
       const m = createNetworkManager({
         stateDir,
-        slotDir: join(stateDir, 'slots'),
         tor: { transPort: orig?.port ?? 0, dnsPort: torDnsPort },
       });
       try {
@@ -414,7 +411,6 @@ describe.skipIf(!isRoot)(
       await new Promise<void>((r) => dns.bind(0, outside.hostAddress, r));
       const m = createNetworkManager({
         stateDir,
-        slotDir: join(stateDir, 'slots'),
         tor: {
           transPort: orig?.port ?? 0,
           dnsPort: dns.address().port,
@@ -542,11 +538,9 @@ describe.skipIf(!isRoot)(
       const crashedDir = await mkdtemp(join(tmpdir(), 'virtos-net-crash-'));
       const crashed = createNetworkManager({
         stateDir: crashedDir,
-        slotDir: join(crashedDir, 'slots'),
       });
       const survivor = createNetworkManager({
         stateDir: crashedDir,
-        slotDir: join(crashedDir, 'slots'),
       });
       try {
         const dead = await crashed.setup(
