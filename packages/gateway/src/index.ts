@@ -1,0 +1,2 @@
+/** @module @virtos/gateway */
+export {};

@@ -1,0 +1,2 @@
+/** @module @virtos/server */
+export {};
