@@ -11,7 +11,7 @@ DEB_PACKAGES=(
   mmdebstrap zstd uidmap
   tigervnc-standalone-server tigervnc-tools
   iproute2 nftables tor wireguard-tools
-  chromium
+  chromium xterm
 )
 
 missing=()
