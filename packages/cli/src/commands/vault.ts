@@ -94,6 +94,22 @@ Exit codes: 0 ok; 3 damaged, rolled back or failed verification; 4 bad input or 
     );
 
   /** Opens, unlocks, runs `fn`, and always closes (which locks and wipes keys). */
+  /** Opens the vault without unlocking it (status, unlockers, export), closes it, reports errors. */
+  async function withOpenVault(
+    opts: CommonOptions,
+    fn: (v: Vault) => Promise<void> | void,
+  ): Promise<void> {
+    let v: Vault | undefined;
+    try {
+      v = Vault.open(vaultPath(ctx, opts), vaultOptions(ctx));
+      await fn(v);
+    } catch (e) {
+      reportError(ctx, e, opts.json === true);
+    } finally {
+      v?.close();
+    }
+  }
+
   async function withVault(
     opts: CommonOptions,
     fn: (v: Vault) => Promise<void> | void,
@@ -182,19 +198,12 @@ Exit codes: 0 ok; 3 damaged, rolled back or failed verification; 4 bad input or 
   common(
     vault.command('status').description('Show public facts; needs no passphrase.'),
     false,
-  ).action((opts: CommonOptions) => {
-    try {
-      const v = Vault.open(vaultPath(ctx, opts), vaultOptions(ctx));
-      try {
-        const status = v.status();
-        done(opts, { status }, describeStatus(status));
-      } finally {
-        v.close();
-      }
-    } catch (e) {
-      reportError(ctx, e, opts.json === true);
-    }
-  });
+  ).action((opts: CommonOptions) =>
+    withOpenVault(opts, (v) => {
+      const status = v.status();
+      done(opts, { status }, describeStatus(status));
+    }),
+  );
 
   common(
     vault
@@ -229,27 +238,20 @@ Exit codes: 0 ok; 3 damaged, rolled back or failed verification; 4 bad input or 
   common(
     vault.command('list-unlockers').description('List unlockers; needs no passphrase.'),
     false,
-  ).action((opts: CommonOptions) => {
-    try {
-      const v = Vault.open(vaultPath(ctx, opts), vaultOptions(ctx));
-      try {
-        const list = v.unlockers();
-        done(
-          opts,
-          { unlockers: list },
-          list
-            .map(
-              (u) => `${u.id}  ${u.kind.padEnd(10)} ${u.label}${u.isIntact ? '' : '  (DAMAGED)'}\n`,
-            )
-            .join(''),
-        );
-      } finally {
-        v.close();
-      }
-    } catch (e) {
-      reportError(ctx, e, opts.json === true);
-    }
-  });
+  ).action((opts: CommonOptions) =>
+    withOpenVault(opts, (v) => {
+      const list = v.unlockers();
+      done(
+        opts,
+        { unlockers: list },
+        list
+          .map(
+            (u) => `${u.id}  ${u.kind.padEnd(10)} ${u.label}${u.isIntact ? '' : '  (DAMAGED)'}\n`,
+          )
+          .join(''),
+      );
+    }),
+  );
 
   common(
     vault
@@ -287,24 +289,17 @@ Exit codes: 0 ok; 3 damaged, rolled back or failed verification; 4 bad input or 
       .description('Write a transfer copy plus manifest and print its fingerprint.')
       .argument('<path>', 'where to write the copy'),
     false,
-  ).action(async (dest: string, opts: CommonOptions) => {
-    try {
-      const v = Vault.open(vaultPath(ctx, opts), vaultOptions(ctx));
-      try {
-        const r = await exportVault(v, resolve(ctx.cwd, dest));
-        done(
-          opts,
-          { ...r },
-          `Wrote ${r.path}\n  and ${r.manifestPath}\nFingerprint: ${r.fingerprint}\n` +
-            'Compare it with the one `virtos vault import` prints on the other machine.\n',
-        );
-      } finally {
-        v.close();
-      }
-    } catch (e) {
-      reportError(ctx, e, opts.json === true);
-    }
-  });
+  ).action((dest: string, opts: CommonOptions) =>
+    withOpenVault(opts, async (v) => {
+      const r = await exportVault(v, resolve(ctx.cwd, dest));
+      done(
+        opts,
+        { ...r },
+        `Wrote ${r.path}\n  and ${r.manifestPath}\nFingerprint: ${r.fingerprint}\n` +
+          'Compare it with the one `virtos vault import` prints on the other machine.\n',
+      );
+    }),
+  );
 
   common(
     vault
