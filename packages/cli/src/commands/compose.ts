@@ -1,6 +1,7 @@
 /**
  * `virtos compose "<request>"` and `virtos compose --edit spec.json "<change>"`.
  */
+import { availableParallelism, totalmem } from 'node:os';
 import type { Command } from 'commander';
 import { Composer } from '@virtos/composer';
 import { parseSpecJson } from '@virtos/spec';
@@ -47,7 +48,15 @@ Examples:
             hint: 'Say what you want, e.g. virtos compose "a debian desktop with firefox".',
           });
         }
-        const result = new Composer().compose(request, base ? { base } : {});
+        // This machine's size, so that asking for more than it has is reported (as unavailable:
+        // another host may have it). GPUs are not detected yet: none.
+        const host = {
+          cpus: availableParallelism(),
+          memoryMiB: Math.floor(totalmem() / 1024 / 1024),
+          diskMiB: Number.MAX_SAFE_INTEGER,
+          gpus: 0,
+        };
+        const result = new Composer({ host }).compose(request, base ? { base } : {});
         if (json) {
           printJson(ctx, { ok: result.ok, spec: result.spec, findings: result.findings });
         } else {

@@ -324,7 +324,7 @@ export class Extractor {
     const osSpans = cues.filter((c) => c.value.field === 'os');
     // A catalog word inside an unsupported OS phrase ('chrome' in 'chrome os') is part of the OS.
     const longerCue = (w: PhraseMatch<CatalogWord>) =>
-      w.value.kind === 'need' &&
+      (w.value.kind === 'need' || w.value.kind === 'unprovidable') &&
       cues.some(
         (c) =>
           c.value.field === 'implied' &&

@@ -422,7 +422,12 @@ export function extractDurations(tokens: Tokens): Duration[] {
       /\b(for|after|in|within|lasts?|last for|ttl|expires?|expiring|delete|destroy|remove|terminate|kill|self-destruct|keep it|keep for|only|next|until|lifetime)\b/.test(
         before,
       );
-    if (ttl) out.push({ kind: 'ttl', minutes, phrase: tokens.slice(Math.max(0, i - 2), end) });
+    const ttlAfter =
+      /^(lifetime|life|ttl|max|maximum|limit|time limit|session|only|long|at most|tops)\b/.test(
+        after,
+      );
+    if (ttl || ttlAfter)
+      out.push({ kind: 'ttl', minutes, phrase: tokens.slice(Math.max(0, i - 2), end) });
   }
   const text = ` ${tokens.slice(0, list.length)} `;
   if (

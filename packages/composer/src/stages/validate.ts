@@ -16,14 +16,20 @@ export interface HostCapacity {
 }
 
 const LIMITS = {
-  cpus: { min: 0.1, max: SPEC_LIMITS.maxCpus, unit: 'CPUs' },
+  cpus: { min: 0.1, max: SPEC_LIMITS.maxCpus, unit: 'CPUs', one: 'CPU' },
   memoryMiB: {
     min: SPEC_LIMITS.minMemoryMiB,
     max: SPEC_LIMITS.maxMemoryMiB,
     unit: 'MiB of memory',
+    one: 'MiB of memory',
   },
-  diskMiB: { min: SPEC_LIMITS.minDiskMiB, max: SPEC_LIMITS.maxDiskMiB, unit: 'MiB of disk' },
-  gpus: { min: 0, max: SPEC_LIMITS.maxGpus, unit: 'GPUs' },
+  diskMiB: {
+    min: SPEC_LIMITS.minDiskMiB,
+    max: SPEC_LIMITS.maxDiskMiB,
+    unit: 'MiB of disk',
+    one: 'MiB of disk',
+  },
+  gpus: { min: 0, max: SPEC_LIMITS.maxGpus, unit: 'GPUs', one: 'GPU' },
 } as const;
 
 /**
@@ -37,12 +43,13 @@ export function validateDraft(draft: Draft, host: HostCapacity | undefined): Fin
     if (v === undefined) continue;
     const lim = LIMITS[key];
     const field = `resources.${key}`;
+    const amount = (n: number) => `${n} ${n === 1 ? lim.one : lim.unit}`;
     if (!Number.isFinite(v) || v < lim.min || (key === 'gpus' && !Number.isInteger(v))) {
       out.push(
         finding(
           'unsupported',
           field,
-          `${v} ${lim.unit} is not possible${v < lim.min ? `; the minimum is ${lim.min}` : ''}.`,
+          `${amount(v)} is not possible${v < lim.min ? `; the minimum is ${lim.min}` : ''}.`,
           { code: 'resources.out_of_range' },
         ),
       );
@@ -54,7 +61,7 @@ export function validateDraft(draft: Draft, host: HostCapacity | undefined): Fin
         finding(
           'unsupported',
           field,
-          `${v} ${lim.unit} is more than any environment may have (${lim.max}).`,
+          `${amount(v)} is more than any environment may have (${lim.max}).`,
           { code: 'resources.out_of_range' },
         ),
       );
@@ -64,7 +71,7 @@ export function validateDraft(draft: Draft, host: HostCapacity | undefined): Fin
         finding(
           'unavailable',
           field,
-          `${v} ${lim.unit} is more than this machine has (${host[key]}).`,
+          `${amount(v)} is more than this machine has (${host[key]}).`,
           { code: 'resources.over_capacity' },
         ),
       );

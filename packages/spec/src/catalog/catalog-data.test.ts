@@ -47,7 +47,6 @@ const COMMON_WORDS = [
   'c',
   'can',
   'check',
-  'chrome',
   'code',
   'computer',
   'data',

@@ -470,7 +470,8 @@ export const UNPROVIDABLE: readonly UnprovidableEntry[] = [
   {
     id: 'google-chrome',
     name: 'Google Chrome',
-    aliases: ['google chrome', 'google-chrome', 'chrome browser', 'google-chrome-stable'],
+    // In requests for computers, bare 'chrome' names the browser ('chrome os' is matched as an OS first).
+    aliases: ['google chrome', 'google-chrome', 'chrome browser', 'google-chrome-stable', 'chrome'],
     reason:
       'Google Chrome is a proprietary build that no distribution ships; Chromium is the same browser built from its open source.',
     alternatives: ['chromium'],
