@@ -46,7 +46,7 @@ export {
 export type { BaseBuildParams, DistroBuilder, MirrorProbe } from './node/builders.js';
 export { createImageStore } from './node/store.js';
 export type { ImageStoreOptions } from './node/store.js';
-export { MAX_WRITABLE_MIB, mountRootfs } from './node/mount.js';
+export { MAX_WRITABLE_MIB, mountRootfs, unmountRootfs } from './node/mount.js';
 export type { MountRootfsOptions, MountedRootfs } from './node/mount.js';
 export { mountsUnder, parseMountInfo, readMounts } from './node/mountinfo.js';
 export type { MountEntry } from './node/mountinfo.js';

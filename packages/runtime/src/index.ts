@@ -2,7 +2,8 @@
  * @module @virtos/runtime
  * Runtimes for environments: the RuntimeDriver interface with its capabilities, the one conformance
  * suite every driver passes, the in-memory `fake/v1` driver, the `oci` driver (crun, runc, runsc) and
- * the host capability probe behind `virtos doctor`.
+ * the host capability probe behind `virtos doctor`, and the Provisioner that turns a spec into a running
+ * environment (images + network + driver) and tears it down exactly.
  */
 export {
   ALLOWED_OPERATIONS,
@@ -38,6 +39,22 @@ export type {
 } from './common/driver.js';
 export { RuntimeErrors } from './common/errors.js';
 export { FakeDriver } from './common/fake-driver.js';
+export { FakeProvisioner, vmUnavailable } from './common/fake-provisioner.js';
+export type { FakeProvisionerOptions } from './common/fake-provisioner.js';
+export type {
+  ProvisionPhase,
+  ProvisionProgress,
+  ProvisionRequest,
+  ProvisionedEnvironment,
+  Provisioner,
+  RuntimeChoice,
+} from './common/provisioner.js';
+export {
+  DEFAULT_PROVISIONER_STATE_DIR,
+  PROVISIONER_KINDS,
+  createProvisioner,
+} from './node/provisioner.js';
+export type { ProvisionerOptions } from './node/provisioner.js';
 export { CONFORMANCE_CASES, describeDriverConformance } from './node/conformance.js';
 export type {
   ConformanceCase,
@@ -56,9 +73,11 @@ export {
 } from './node/oci/oci-driver.js';
 export type { OciDriverOptions } from './node/oci/oci-driver.js';
 export {
+  DESKTOP_APP_COMMANDS,
   DESKTOP_GEOMETRY,
   FIREFOX_PROFILE,
   appLaunchFor,
+  desktopAppsFor,
   desktopInitScript,
 } from './node/oci/desktop.js';
 export { createMiniRootfs, findStaticBusybox } from './node/oci/mini-rootfs.js';

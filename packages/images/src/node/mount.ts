@@ -86,6 +86,34 @@ export async function unmountIfMounted(exec: Exec, dir: string): Promise<void> {
 }
 
 /**
+ * Unmounts a root made by {@link mountRootfs} from its two paths alone (the overlay, then its scratch
+ * tmpfs) and removes both directories: for crash recovery, when the MountedRootfs handle is gone.
+ * Idempotent; fails with `images.mount_failed` when something stays mounted (a process still uses it).
+ */
+export async function unmountRootfs(
+  path: string,
+  scratch: string,
+  exec: Exec = nodeExec,
+): Promise<void> {
+  const target = resolve(path);
+  const rw = resolve(scratch);
+  // SECURITY: only mounts at or below these two paths are unmounted (deepest first), and the
+  // directories are removed with rmdir (never recursive), so no layer or host file can be deleted.
+  for (const dir of [target, rw]) {
+    for (const m of mountsUnder(await readMounts(), dir)) await unmountIfMounted(exec, m);
+  }
+  const left = [...mountsUnder(await readMounts(), target), ...mountsUnder(await readMounts(), rw)];
+  if (left.length > 0) {
+    throw ImageErrors.create('mount_failed', `Mounts remain under ${target}: ${left.join(', ')}.`, {
+      subject: target,
+      hint: 'Stop the processes using them, then unmount (umount -R) or run `virtos doctor --cleanup`.',
+    });
+  }
+  await rmdir(target).catch(() => undefined);
+  await rmdir(rw).catch(() => undefined);
+}
+
+/**
  * Mounts `image` at `opts.target`: the layers as read-only lowers of an overlay whose upper and work
  * dirs sit on a fresh tmpfs of `writableMiB`, so everything an environment writes stays in RAM and
  * disappears on dispose.

@@ -35,6 +35,8 @@ export interface WarmPoolStats {
   /** Mounts being made right now. */
   readonly filling: number;
   readonly size: number;
+  /** Writable tmpfs size of each mount, MiB (a provisioner uses the pool only when it matches). */
+  readonly writableMiB: number;
   /** Acquires served from a ready mount / by mounting on demand. */
   readonly hits: number;
   readonly misses: number;
@@ -126,6 +128,7 @@ export class WarmPool {
         ready: e.ready.length,
         filling: e.filling,
         size: e.opts.size,
+        writableMiB: e.opts.writableMiB,
         hits: e.hits,
         misses: e.misses,
       });

@@ -77,6 +77,15 @@ export interface CreateRequest {
   readonly rootfs: string;
   /** A network namespace prepared by the network manager; without it a fresh, empty one. */
   readonly netnsPath?: string;
+  /**
+   * Host files or directories to bind into the sandbox (read-only unless `readOnly: false`), e.g.
+   * the network manager's resolv.conf and hosts files.
+   */
+  readonly mounts?: readonly {
+    readonly source: string;
+    readonly destination: string;
+    readonly readOnly?: boolean;
+  }[];
   /** The first process; for desktops the driver's display init is used when absent. */
   readonly process?: ProcessRequest;
   /** Desktop apps to start once the window manager is ready. */

@@ -36,6 +36,40 @@ export function appLaunchFor(appId: string): AppLaunch {
   }
 }
 
+/**
+ * Graphical apps of the catalog and how to start them on a desktop. Apps not listed here are
+ * command-line tools (git, python3, ...): they are installed but not launched; the user runs them
+ * in the xterm every desktop gets.
+ */
+export const DESKTOP_APP_COMMANDS: Readonly<Record<string, AppLaunch>> = {
+  firefox: appLaunchFor('firefox'),
+  'firefox-esr': appLaunchFor('firefox-esr'),
+  chromium: {
+    // Chromium's own sandbox needs user namespaces, which the seccomp profile denies.
+    args: ['chromium', '--no-sandbox', '--no-first-run', '--disable-gpu', 'about:blank'],
+  },
+  libreoffice: { args: ['libreoffice', '--nologo', '--norestore'] },
+  gimp: { args: ['gimp', '--no-splash'] },
+  inkscape: { args: ['inkscape'] },
+  thunderbird: { args: ['thunderbird'] },
+  vlc: { args: ['vlc'] },
+  gedit: { args: ['gedit'] },
+  mousepad: { args: ['mousepad'] },
+  xterm: { args: ['xterm'] },
+};
+
+/** What a desktop starts once its window manager is ready: an xterm, then each graphical app. */
+export function desktopAppsFor(spec: {
+  readonly apps: readonly { readonly id: string }[];
+}): AppLaunch[] {
+  const out: AppLaunch[] = [{ args: ['xterm'] }];
+  for (const app of spec.apps) {
+    const launch = DESKTOP_APP_COMMANDS[app.id];
+    if (launch && app.id !== 'xterm') out.push(launch);
+  }
+  return out;
+}
+
 /** The shell script run as the desktop's first process (as the unprivileged user). */
 export function desktopInitScript(apps: readonly AppLaunch[]): string {
   const { width, height } = DESKTOP_GEOMETRY;

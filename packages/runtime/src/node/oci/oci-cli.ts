@@ -59,7 +59,12 @@ export class OciCli {
       // (without it runsc ignores linux.seccomp). --network=none gives a loopback-only stack when the
       // environment has no prepared network namespace.
       args.push('--oci-seccomp');
-      if (extra.networkNone) args.push('--network=none');
+      if (extra.networkNone === true) args.push('--network=none');
+      // SECURITY: with a prepared netns (the bundle's network namespace path) gVisor must use the
+      // kernel stack of that namespace (--network=host means "the namespace runsc starts in", which
+      // is the environment's own): every host and in-netns nftables rule of the mode then applies.
+      // Debian's runsc refuses --network=sandbox in any netns on this kernel (docs/network.md).
+      else if (extra.networkNone === false) args.push('--network=host');
       // SECURITY: desktops only: lets the sandbox create the VNC socket as a real host socket in its
       // one bind-mounted, per-environment /run/vnc directory (gVisor otherwise keeps sockets inside).
       // It does not allow connecting to host sockets (that would be `open`).
@@ -81,7 +86,7 @@ export class OciCli {
       this.options.binary,
       [
         ...this.globalArgs({
-          networkNone: opts.networkNone ?? false,
+          ...(opts.networkNone !== undefined && { networkNone: opts.networkNone }),
           hostUds: opts.hostUds ?? false,
         }),
         ...args,

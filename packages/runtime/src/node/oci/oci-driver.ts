@@ -209,6 +209,7 @@ export class OciDriver
       hostname: req.spec.name ?? 'virtos',
       ...(vncDir !== undefined && { vncDir }),
       ...(req.netnsPath !== undefined && { netnsPath: req.netnsPath }),
+      ...(req.mounts !== undefined && { mounts: req.mounts }),
       cgroupsPath: this.cgroupPath(req.id),
       ...(req.pidsLimit !== undefined && { pidsLimit: req.pidsLimit }),
       nofileLimit: this.nofile,
