@@ -31,6 +31,7 @@ export type { StoreSuiteOptions, StoreSuiteTestApi } from './common/store-suite.
 export { DEFAULT_AGING_MS, PRIORITY_VALUES, Scheduler } from './common/scheduler.js';
 export type { HostUsage, SchedulePlan, ScheduleRequest } from './common/scheduler.js';
 export type {
+  ProvisionPhase,
   ProvisionProgress,
   ProvisionRequest,
   ProvisionedEnvironment,

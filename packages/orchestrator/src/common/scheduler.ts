@@ -88,9 +88,7 @@ export class Scheduler {
   neverFits(req: ScheduleRequest): string | undefined {
     const capable = this.hosts.filter((h) => h.runtimes.includes(req.runtime));
     if (capable.length === 0) return `no host serves the '${req.runtime}' runtime class`;
-    const fits = capable.some(
-      (h) => req.cpus <= h.cpus && req.memoryMiB <= h.memoryMiB && req.gpus <= h.gpus,
-    );
+    const fits = capable.some((h) => couldEverRun(h, req));
     if (!fits) {
       const biggest = capable.reduce((a, b) => (b.memoryMiB > a.memoryMiB ? b : a));
       return (
@@ -152,7 +150,7 @@ export class Scheduler {
         reserved.size === this.hosts.length ? undefined : this.pick(req, usage, reserved);
       if (!host) {
         waiting.push(req.id);
-        for (const h of this.hosts) if (h.runtimes.includes(req.runtime)) reserved.add(h.id);
+        for (const h of this.hosts) if (couldEverRun(h, req)) reserved.add(h.id);
         continue;
       }
       const u = usage.get(host.id) ?? { cpus: 0, memoryMiB: 0, gpus: 0 };
@@ -164,6 +162,16 @@ export class Scheduler {
     }
     return { placements, waiting, unschedulable };
   }
+}
+
+/** True when the empty host serves the class and is large enough. */
+function couldEverRun(h: HostInfo, req: ScheduleRequest): boolean {
+  return (
+    h.runtimes.includes(req.runtime) &&
+    req.cpus <= h.cpus &&
+    req.memoryMiB <= h.memoryMiB &&
+    req.gpus <= h.gpus
+  );
 }
 
 const ZERO: HostUsage = { cpus: 0, memoryMiB: 0, gpus: 0 };
