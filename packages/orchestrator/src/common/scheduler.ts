@@ -86,17 +86,18 @@ export class Scheduler {
 
   /** Why no host could ever run `req` (even empty), or undefined when some host could. */
   neverFits(req: ScheduleRequest): string | undefined {
-    const capable = this.hosts.filter((h) => h.runtimes.includes(req.runtime));
-    if (capable.length === 0) return `no host serves the '${req.runtime}' runtime class`;
-    const fits = capable.some((h) => couldEverRun(h, req));
-    if (!fits) {
-      const biggest = capable.reduce((a, b) => (b.memoryMiB > a.memoryMiB ? b : a));
-      return (
-        `it needs ${req.cpus} CPUs, ${req.memoryMiB} MiB and ${req.gpus} GPUs; the largest ` +
-        `host (${biggest.id}) has ${biggest.cpus} CPUs, ${biggest.memoryMiB} MiB and ${biggest.gpus} GPUs`
-      );
+    // Hot path of every pass: no allocation, and the first host that could run it ends the loop.
+    let biggest: HostInfo | undefined;
+    for (const h of this.hosts) {
+      if (!h.runtimes.includes(req.runtime)) continue;
+      if (couldEverRun(h, req)) return undefined;
+      if (!biggest || h.memoryMiB > biggest.memoryMiB) biggest = h;
     }
-    return undefined;
+    if (!biggest) return `no host serves the '${req.runtime}' runtime class`;
+    return (
+      `it needs ${req.cpus} CPUs, ${req.memoryMiB} MiB and ${req.gpus} GPUs; the largest ` +
+      `host (${biggest.id}) has ${biggest.cpus} CPUs, ${biggest.memoryMiB} MiB and ${biggest.gpus} GPUs`
+    );
   }
 
   /**
@@ -129,12 +130,14 @@ export class Scheduler {
 
   /**
    * One pass over the queue: places what fits, in order, and updates `usage` in place. A request
-   * that cannot be placed reserves the hosts it could use for the rest of the pass.
+   * that cannot be placed reserves the hosts it could use for the rest of the pass. `onDecision`
+   * is called after each request's decision (for measurements).
    */
   plan(
     queue: readonly ScheduleRequest[],
     usage: Map<string, HostUsage>,
     now: number,
+    onDecision?: (id: string, host: string | undefined) => void,
   ): SchedulePlan {
     const placements: { id: string; host: string }[] = [];
     const waiting: string[] = [];
@@ -144,6 +147,7 @@ export class Scheduler {
       const never = this.neverFits(req);
       if (never) {
         unschedulable.push({ id: req.id, reason: never });
+        onDecision?.(req.id, undefined);
         continue;
       }
       const host =
@@ -151,6 +155,7 @@ export class Scheduler {
       if (!host) {
         waiting.push(req.id);
         for (const h of this.hosts) if (couldEverRun(h, req)) reserved.add(h.id);
+        onDecision?.(req.id, undefined);
         continue;
       }
       const u = usage.get(host.id) ?? { cpus: 0, memoryMiB: 0, gpus: 0 };
@@ -159,6 +164,7 @@ export class Scheduler {
       u.gpus += req.gpus;
       usage.set(host.id, u);
       placements.push({ id: req.id, host: host.id });
+      onDecision?.(req.id, host.id);
     }
     return { placements, waiting, unschedulable };
   }

@@ -142,7 +142,13 @@ export class Orchestrator implements Disposable {
 
   private readonly locks = new Map<string, Promise<void>>();
   private readonly seqs = new Map<string, number>();
-  private readonly states = new Map<string, LifecycleState>();
+  /**
+   * Write-through cache of every record. The orchestrator is the store's only writer, so admission,
+   * scheduling passes and list() read here instead of copying the whole store each time; the
+   * reconciler still re-reads the store (the truth) and refreshes this.
+   */
+  private readonly cache = new Map<string, EnvironmentRecord>();
+  private loading: Promise<void> | undefined;
   private readonly inflight = new Map<string, Inflight>();
   private readonly tasks = new Set<Promise<unknown>>();
   private appendChain: Promise<void> = Promise.resolve();
@@ -189,7 +195,7 @@ export class Orchestrator implements Disposable {
     this.assertOpen();
     if (this.started) return;
     this.started = true;
-    for (const r of await this.store.list()) this.states.set(r.id, r.state);
+    await this.loaded();
     await this.reconcileAll();
     this.arm();
   }
@@ -248,7 +254,7 @@ export class Orchestrator implements Disposable {
     if (choice.substitution) findings.push(choice.substitution);
 
     const record = await this.withLock('#admission', async () => {
-      const all = await this.store.list();
+      const all = await this.all();
       this.checkQuota(owner, all, spec, undefined, spec.name);
       const taken = new Set(
         all.filter((r) => r.owner === owner && isActive(r.state)).map((r) => r.name),
@@ -394,7 +400,7 @@ export class Orchestrator implements Disposable {
         }
         if (changed.includes('runtime')) this.provisioner.chooseRuntime(next);
       }
-      const all = await this.store.list();
+      const all = await this.all();
       if (changed.includes('resources')) this.checkQuota(rec.owner, all, next, id, id);
       if (changed.includes('name')) {
         const clash = all.some(
@@ -500,7 +506,7 @@ export class Orchestrator implements Disposable {
   async list(
     filter: { owner?: string; state?: LifecycleState } = {},
   ): Promise<EnvironmentRecord[]> {
-    return (await this.store.list()).filter(
+    return (await this.all()).filter(
       (r) =>
         (filter.owner === undefined || r.owner === filter.owner) &&
         (filter.state === undefined || r.state === filter.state),
@@ -532,7 +538,7 @@ export class Orchestrator implements Disposable {
     await this.withLock(id, async () => {
       const cur = await this.store.get(id);
       if (!cur) return;
-      await this.store.put({
+      await this.putQuiet({
         ...cur,
         display: { ...endpoint },
         lastActiveAt: this.clock.now(),
@@ -548,7 +554,7 @@ export class Orchestrator implements Disposable {
       const cur = await this.load(id);
       const now = this.clock.now();
       if (cur.lastActiveAt !== undefined && now - cur.lastActiveAt < 1000) return;
-      await this.store.put({ ...cur, lastActiveAt: now });
+      await this.putQuiet({ ...cur, lastActiveAt: now });
     });
   }
 
@@ -570,7 +576,7 @@ export class Orchestrator implements Disposable {
       LifecycleState,
       number
     >;
-    for (const s of this.states.values()) byState[s] += 1;
+    for (const r of this.cache.values()) byState[r.state] += 1;
     return {
       byState,
       queueLength: this.queueLength,
@@ -681,6 +687,26 @@ export class Orchestrator implements Disposable {
     }
   }
 
+  /** Fills the cache from the store once. */
+  private loaded(): Promise<void> {
+    this.loading ??= this.store.list().then((records) => {
+      for (const r of records) if (!this.cache.has(r.id)) this.cache.set(r.id, r);
+    });
+    return this.loading;
+  }
+
+  /** Every record (from the cache), oldest first. */
+  private async all(): Promise<EnvironmentRecord[]> {
+    await this.loaded();
+    return [...this.cache.values()];
+  }
+
+  /** Writes a record to the store and the cache, without an event. */
+  private async putQuiet(rec: EnvironmentRecord): Promise<void> {
+    await this.store.put(rec);
+    this.cache.set(rec.id, rec);
+  }
+
   private async load(id: string): Promise<EnvironmentRecord> {
     const rec = await this.store.get(id);
     if (!rec) {
@@ -731,8 +757,7 @@ export class Orchestrator implements Disposable {
     events: readonly NewEvent[],
   ): Promise<EnvironmentRecord> {
     const saved = { ...rec, updatedAt: this.clock.now() };
-    await this.store.put(saved);
-    this.states.set(saved.id, saved.state);
+    await this.putQuiet(saved);
     await this.appendEvents(saved.id, events);
     return saved;
   }
@@ -878,7 +903,7 @@ export class Orchestrator implements Disposable {
   }
 
   private async schedulePass(): Promise<void> {
-    const records = await this.store.list();
+    const records = await this.all();
     const usage = new Map<string, HostUsage>();
     const queue: ScheduleRequest[] = [];
     for (const r of records) {
@@ -1091,6 +1116,7 @@ export class Orchestrator implements Disposable {
       // without a record here is a true orphan, never a create in progress.
       const traces = new Set(await this.provisioner.list(this.ctx()));
       const records = await this.store.list();
+      for (const r of records) this.cache.set(r.id, r);
       for (const r of records) {
         if (this.disposed) return;
         try {
@@ -1115,10 +1141,11 @@ export class Orchestrator implements Disposable {
     await this.withLock(id, async () => {
       const rec = await this.store.get(id);
       if (!rec) {
+        this.cache.delete(id);
         if (traces.has(id) && !this.inflight.has(id)) await this.teardownQuietly(id);
         return;
       }
-      this.states.set(id, rec.state);
+      this.cache.set(id, rec);
       switch (rec.state) {
         case 'requested':
           requeue = true;
