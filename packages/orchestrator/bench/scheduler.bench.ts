@@ -204,6 +204,6 @@ export function printSchedulerBench(r: SchedulerBenchResult): void {
 const isMain =
   process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, '/'));
 if (isMain) {
-  const orchestratorRequests = Number(process.env.BENCH_ORCHESTRATOR_REQUESTS ?? 2000);
+  const orchestratorRequests = Number(process.env.BENCH_ORCHESTRATOR_REQUESTS ?? 10_000);
   printSchedulerBench(await benchScheduler({ orchestratorRequests }));
 }

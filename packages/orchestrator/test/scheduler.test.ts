@@ -143,6 +143,25 @@ describe('queueing in the orchestrator', () => {
     await orch.shutdown();
   });
 
+  it('without ageing the same stream starves the low-priority request (the control case)', async () => {
+    const h = await harness({ agingMs: 1e12 });
+    const { orch } = h;
+    let current = await orch.create(
+      { spec: spec('first', { cpus: 4 }), owner: 'a' },
+      { wait: true },
+    );
+    const low = await orch.create({ spec: spec('low', { cpus: 4, priority: 'low' }), owner: 'a' });
+    for (let i = 0; i < 10; i++) {
+      await orch.create({ spec: spec(`high${i}`, { cpus: 4, priority: 'high' }), owner: 'a' });
+      await advance(h, 30_000);
+      await orch.terminate(current.id);
+      await orch.whenIdle();
+      current = (await orch.list({ state: 'running' }))[0] ?? current;
+    }
+    expect((await orch.get(low.id)).state).toBe('requested');
+    await orch.shutdown();
+  });
+
   it('a request larger than every host is refused at create with orchestrator.unschedulable', async () => {
     const h = await harness();
     await expect(
