@@ -5,8 +5,8 @@ import { CatalogIndex, type EnvironmentSpec } from '@virtos/spec';
 import type { ImageRequest } from './types.js';
 
 /**
- * Packages of the desktop layer: TigerVNC's X server, a small window manager, a terminal, fonts and
- * the X utilities used to wait for the window manager. Listed explicitly because mmdebstrap and our
+ * Packages of the desktop layer: TigerVNC's X server, a small window manager, a terminal, fonts (with
+ * fontconfig's fc-cache) and the X utilities used to wait for the window manager. Listed explicitly because mmdebstrap and our
  * apt calls install no Recommends.
  */
 export const DESKTOP_PACKAGES: readonly string[] = [
@@ -16,6 +16,9 @@ export const DESKTOP_PACKAGES: readonly string[] = [
   'xterm',
   'xfonts-base',
   'fonts-dejavu-core',
+  // fc-cache: the layer's font caches are built at build time (see store.ts); without them every
+  // desktop start rebuilt them per user, which kept openbox busy for ~5 s.
+  'fontconfig',
   'x11-utils',
   'procps',
 ];

@@ -141,6 +141,7 @@ export class OciDriver
   readonly stateDir: string;
   private readonly envs = new Map<string, OciEnv>();
   private readonly nofile = hostNofileLimit();
+  private freezerFiles: readonly { root: string; file: string }[] | undefined;
 
   constructor(readonly options: OciDriverOptions) {
     this.kind = KIND[options.runtime];
@@ -297,14 +298,34 @@ export class OciDriver
     return this.status(ctx, id);
   }
 
-  /** The state, asking the runtime about paused/running. */
+  /**
+   * The state. paused/running is read from the kernel's freezer (one small file read) where the
+   * runtime uses the cgroup freezer (crun, runc); runsc pauses inside its sandbox, so it is asked.
+   * Spawning the runtime's `state` costs ~8 ms, which used to double every pause and resume.
+   */
   private async observedState(ctx: DriverContext, env: OciEnv): Promise<EnvironmentState> {
     if (env.state === 'created') return 'created';
-    if (env.state === 'stopped') return 'stopped';
+    if (env.state === 'stopped' || env.exitStatus) return 'stopped';
+    const frozen = this.options.runtime === 'runsc' ? undefined : this.freezerState(env);
+    if (frozen !== undefined) return frozen ? 'paused' : 'running';
     const st = await this.cli.state(ctx.signal, env.name);
     if (env.exitStatus) return 'stopped';
     if (st?.status === 'paused') return 'paused';
     return 'running';
+  }
+
+  /** True when the environment's freezer cgroup is frozen (or freezing); undefined if unreadable. */
+  private freezerState(env: OciEnv): boolean | undefined {
+    this.freezerFiles ??= freezerFiles();
+    for (const f of this.freezerFiles) {
+      try {
+        const v = readFileSync(join(f.root, CGROUP_PARENT, env.name, f.file), 'utf8').trim();
+        return f.file === 'freezer.state' ? v !== 'THAWED' : v === '1';
+      } catch {
+        // not this hierarchy
+      }
+    }
+    return undefined;
   }
 
   private pid(env: OciEnv): number | undefined {
@@ -526,6 +547,30 @@ export class OciDriver
     }
     return { protocol: 'rfb', socketPath, ...DESKTOP_GEOMETRY };
   }
+}
+
+/**
+ * Where the freezer state of an environment can be read: the v1 freezer hierarchy's
+ * `freezer.state` (THAWED, FREEZING, FROZEN), else cgroup2's `cgroup.freeze` (0 or 1).
+ */
+function freezerFiles(): { root: string; file: string }[] {
+  const out: { root: string; file: string }[] = [];
+  try {
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const parts = line.split(' ');
+      const sep = parts.indexOf('-');
+      const fstype = parts[sep + 1];
+      const opts = (parts[sep + 3] ?? '').split(',');
+      if (fstype === 'cgroup' && opts.includes('freezer')) {
+        out.unshift({ root: parts[4] as string, file: 'freezer.state' });
+      } else if (fstype === 'cgroup2') {
+        out.push({ root: parts[4] as string, file: 'cgroup.freeze' });
+      }
+    }
+  } catch {
+    // No /proc: the runtime is asked instead.
+  }
+  return out;
 }
 
 /** cgroup v1 controller roots and the v2 root on this host. */
