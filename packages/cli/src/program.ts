@@ -3,7 +3,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerComposeCommands } from './commands/compose.js';
+import { registerDaemonCommands } from './commands/daemon.js';
 import { registerDoctorCommands } from './commands/doctor.js';
+import { registerEnvCommands } from './commands/env.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerVaultCommands } from './commands/vault.js';
@@ -22,14 +24,9 @@ export function buildProgram(ctx: CliContext): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: ctx.out, writeErr: ctx.err })
     .exitOverride();
-  // `virtos` alone: the daemon and the web desktop come with a later version; until then it shows
-  // what this version can do, and succeeds.
-  program.action(() => {
-    ctx.out(program.helpInformation());
-    ctx.out(
-      '\nThe daemon and the web desktop are not part of this version yet; use the commands above.\n',
-    );
-  });
+  // `virtos` alone starts the daemon (commands/daemon.ts); `virtos --help` still shows the help.
+  registerDaemonCommands(program, ctx);
+  registerEnvCommands(program, ctx);
   registerComposeCommands(program, ctx);
   registerSpecCommands(program, ctx);
   registerVaultCommands(program, ctx);

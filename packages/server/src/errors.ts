@@ -38,6 +38,8 @@ export const ServerErrors = defineErrors('server', {
   bad_listen_address: 'invalid_argument',
   /** No daemon answers at the address in session.json. */
   daemon_unreachable: 'unavailable',
+  /** The daemon answered something that is not a coded error (a bug or a foreign server). */
+  bad_response: 'internal',
 });
 
 /** A code of {@link ServerErrors}, without the `server.` prefix. */

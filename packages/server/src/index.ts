@@ -38,3 +38,24 @@ export { UpgradeRouter } from './node/upgrade-router.js';
 export type { UpgradeAuthenticator, UpgradeHandler } from './node/upgrade-router.js';
 export { DAEMON_VERSION, DEFAULT_PORT, createDaemon } from './node/daemon.js';
 export type { Daemon, DaemonOptions, OrchestratorFactory } from './node/daemon.js';
+export { createBuiltins, defaultStateDir } from './builtins.js';
+export type { Builtins, BuiltinsOptions } from './builtins.js';
+export {
+  DaemonClient,
+  HttpTransport,
+  InjectTransport,
+  errorFrom,
+  homeFiles,
+  readJsonFile,
+  removeFile,
+  writePrivateJson,
+} from './node/client.js';
+export type {
+  CreateOutcome,
+  DaemonFile,
+  SessionFile,
+  Transport,
+  TransportResponse,
+} from './node/client.js';
+export { runDaemon } from './node/run-daemon.js';
+export type { RunDaemonOptions, RunningDaemon } from './node/run-daemon.js';

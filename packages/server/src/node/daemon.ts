@@ -10,6 +10,7 @@ import type { KdfParams, Vault } from '@virtos/vault';
 import { buildApp, type HttpMetrics } from './app.js';
 import { isLoopbackHost, type ListenIdentity } from '../common/request-guard.js';
 import { ServerErrors } from '../errors.js';
+import { homeFiles, removeFile, writePrivateJson } from './client.js';
 import { PersonalState } from './personal-state.js';
 import { registerEnvironmentRoutes } from './routes/environment-routes.js';
 import { registerSessionRoutes } from './routes/session-routes.js';
@@ -134,6 +135,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   registerMetricsRoute(app, { state, metrics });
   const upgrades = new UpgradeRouter(identity, sessions);
   let url = '';
+  let listening = false;
   let closing: Promise<void> | undefined;
 
   return {
@@ -160,6 +162,9 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
           hint: 'Anyone who can reach this address can try passphrases; TLS comes in a later version.',
         });
       }
+      // The CLI finds the daemon through this file (no secret in it: the URL and the pid).
+      await writePrivateJson(homeFiles(options.home).daemon, { url, pid: process.pid });
+      listening = true;
       logger.info('daemon listening', { url });
       return url;
     },
@@ -170,6 +175,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         sessions.revokeAll();
         await app.close();
         await state.close();
+        if (listening) await removeFile(homeFiles(options.home).daemon);
         logger.info('daemon stopped');
       })();
       return closing;

@@ -1,0 +1,175 @@
+/**
+ * `virtos` with no arguments starts the daemon; `virtos init`, `virtos unlock` and `virtos lock`
+ * open and close a session with it (the token goes to `$VIRTOS_HOME/session.json`, mode 0600).
+ */
+import type { Command } from 'commander';
+import {
+  DaemonClient,
+  HttpTransport,
+  ServerErrors,
+  homeFiles,
+  readJsonFile,
+  removeFile,
+  runDaemon,
+  writePrivateJson,
+  type SessionFile,
+} from '@virtos/server';
+import { EXIT, printJson, reportError, type CliContext } from '../io.js';
+import { findDaemon, virtosHome } from './env/connection.js';
+import { SecretSource } from './vault/secrets.js';
+
+interface StartOptions {
+  port?: number;
+  host?: string;
+  open?: boolean;
+}
+
+const parsePort = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`not a port: ${v}`);
+  return n;
+};
+const parseFd = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`not a file descriptor: ${v}`);
+  return n;
+};
+
+/** Registers the root action (start the daemon) and init/unlock/lock. */
+export function registerDaemonCommands(program: Command, ctx: CliContext): void {
+  program
+    .option('--port <n>', 'daemon port (default 7460)', parsePort)
+    .option(
+      '--host <address>',
+      'listen address (default 127.0.0.1; another address is plain HTTP: TLS comes later)',
+    )
+    .option('--no-open', 'only print the URL, do not open a browser')
+    .addHelpText(
+      'after',
+      `
+Without a command, virtos starts the daemon on http://127.0.0.1:7460/ and prints its URL (it opens
+a browser only when DISPLAY is set and --no-open is absent). Stop it with Ctrl-C. Its data
+directory is $VIRTOS_HOME (default ~/.virtos). Then, in another terminal:
+  virtos init            create the vault (first run) and open a session
+  virtos unlock          open a session (the token goes to $VIRTOS_HOME/session.json, mode 0600)
+  virtos env create "a debian shell with git"
+  virtos lock            lock the vault and end every session
+
+Commands that need the daemon run embedded (in this process, for one command) when no daemon is
+running: they ask for the passphrase and leave environments running for the next daemon.`,
+    )
+    .action(async (opts: StartOptions) => {
+      try {
+        const hostExplicit = opts.host !== undefined;
+        const running = await runDaemon({
+          home: virtosHome(ctx),
+          ...(opts.host !== undefined && { host: opts.host }),
+          ...(opts.port !== undefined && { port: opts.port }),
+          hostExplicit,
+          open: opts.open !== false,
+          say: ctx.out,
+          env: ctx.env,
+        });
+        if (hostExplicit && !['127.0.0.1', 'localhost', '::1'].includes(opts.host ?? '')) {
+          ctx.err(
+            `virtos: WARNING: listening on ${opts.host} over plain HTTP. Anyone who can reach it can ` +
+              'try passphrases; TLS for non-loopback addresses comes in a later version.\n',
+          );
+        }
+        await running.stopped;
+        ctx.exitCode = EXIT.ok;
+      } catch (e) {
+        reportError(ctx, e, false);
+      }
+    });
+
+  const secrets = new SecretSource();
+  const withDaemon = async (): Promise<{ url: string; client: DaemonClient }> => {
+    const url = await findDaemon(virtosHome(ctx));
+    if (!url) {
+      throw ServerErrors.create('daemon_unreachable', 'No VirtOS daemon is running.', {
+        hint: 'Start it with `virtos` (no arguments) in another terminal.',
+      });
+    }
+    return { url, client: new DaemonClient(new HttpTransport(url, undefined)) };
+  };
+  const saveSession = (url: string, token: string) =>
+    writePrivateJson(homeFiles(virtosHome(ctx)).session, { url, token } satisfies SessionFile);
+
+  program
+    .command('init')
+    .description('Create the vault through the running daemon and open a session.')
+    .option('--json', 'print { ok, recoveryKey } on stdout')
+    .option('--new-passphrase-fd <n>', 'read the new passphrase from this fd', parseFd)
+    .action(async (opts: { json?: boolean; newPassphraseFd?: number }) => {
+      try {
+        const { url, client } = await withDaemon();
+        const pass = await secrets.readNew('new passphrase', opts.newPassphraseFd);
+        const r = await client.initVault(pass);
+        await saveSession(url, r.token);
+        if (opts.json) printJson(ctx, { ok: true, recoveryKey: r.recoveryKey });
+        else
+          ctx.out(
+            `Vault created and unlocked.\nRecovery key (write it down now; it is shown only once):\n  ${r.recoveryKey}\n`,
+          );
+        ctx.exitCode = EXIT.ok;
+      } catch (e) {
+        reportError(ctx, e, opts.json === true);
+      }
+    });
+
+  program
+    .command('unlock')
+    .description('Unlock the vault in the running daemon and open a session for this user.')
+    .option('--json', 'print { ok } on stdout')
+    .option('--passphrase-fd <n>', 'read the passphrase from this fd', parseFd)
+    .option('--recovery-key-fd <n>', 'unlock with the recovery key from this fd', parseFd)
+    .action(async (opts: { json?: boolean; passphraseFd?: number; recoveryKeyFd?: number }) => {
+      try {
+        const { url, client } = await withDaemon();
+        const r =
+          opts.recoveryKeyFd !== undefined
+            ? await client.unlock({
+                recoveryKey: await secrets.read('recovery key', opts.recoveryKeyFd),
+              })
+            : await client.unlock({
+                passphrase: await secrets.read('passphrase', opts.passphraseFd),
+              });
+        await saveSession(url, r.token);
+        if (opts.json) printJson(ctx, { ok: true });
+        else ctx.out('Unlocked.\n');
+        ctx.exitCode = EXIT.ok;
+      } catch (e) {
+        reportError(ctx, e, opts.json === true);
+      }
+    });
+
+  program
+    .command('lock')
+    .description('Lock the vault in the daemon (every session ends) and forget the session file.')
+    .option('--json', 'print { ok } on stdout')
+    .action(async (opts: { json?: boolean }) => {
+      const path = homeFiles(virtosHome(ctx)).session;
+      try {
+        const session = await readJsonFile<SessionFile>(path);
+        if (session?.token) {
+          await new DaemonClient(new HttpTransport(session.url, session.token))
+            .lock()
+            .catch((e) => {
+              // A dead token or a stopped daemon: the session is over either way.
+              if (
+                !ServerErrors.is(e, 'unauthenticated') &&
+                !ServerErrors.is(e, 'daemon_unreachable')
+              )
+                throw e;
+            });
+        }
+        await removeFile(path);
+        if (opts.json) printJson(ctx, { ok: true });
+        else ctx.out('Locked.\n');
+        ctx.exitCode = EXIT.ok;
+      } catch (e) {
+        reportError(ctx, e, opts.json === true);
+      }
+    });
+}
