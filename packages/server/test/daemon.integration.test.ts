@@ -1,0 +1,351 @@
+/**
+ * The daemon with the REAL runtime wired through builtins.ts (crun or runc, overlay roots on tmpfs,
+ * network namespaces): lifecycles of a terminal and a desktop environment, queueing when capacity
+ * is short, illegal transitions, exec through the CLI, and kill -9 of a daemon process during
+ * provisioning (repeated), after which a restart leaves no trace and every record is truthful.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nullLogger } from '@virtos/core';
+import type { EnvironmentRecord } from '@virtos/orchestrator';
+import { RfbSession } from '@virtos/runtime';
+import {
+  DaemonClient,
+  HttpTransport,
+  createBuiltins,
+  createDaemon,
+  homeFiles,
+  writePrivateJson,
+  type Builtins,
+  type Daemon,
+} from '../src/index.js';
+import {
+  IMAGE_CACHE,
+  killNine,
+  mountsUnder,
+  realRuntimeSkipReason,
+  startChildDaemon,
+  stopGracefully,
+  testStateDir,
+  tracesOf,
+  type ChildDaemon,
+} from './real-runtime.js';
+
+const skip = await realRuntimeSkipReason();
+const FAST_KDF = { alg: 'argon2id13', opslimit: 1, memlimit: 8192, parallelism: 1 } as const;
+const PASS = 'integration passphrase';
+const TERMINAL = 'a debian shell with jq';
+
+interface InProcess {
+  home: string;
+  stateDir: string;
+  builtins: Builtins;
+  daemon: Daemon;
+  client: DaemonClient;
+  token: string;
+}
+
+async function startInProcess(
+  hosts?: Parameters<typeof createBuiltins>[0]['hosts'],
+): Promise<InProcess> {
+  const home = await mkdtemp(join(tmpdir(), 'virtos-srv-it-'));
+  const stateDir = testStateDir();
+  const builtins = await createBuiltins({
+    home,
+    stateDir,
+    imageCacheDir: IMAGE_CACHE,
+    logger: nullLogger,
+    ...(hosts && { hosts }),
+  });
+  const daemon = await createDaemon({
+    home,
+    port: 0,
+    logger: nullLogger,
+    kdf: FAST_KDF,
+    allowWeakKdf: true,
+    makeOrchestrator: builtins.makeOrchestrator,
+  });
+  const url = await daemon.listen();
+  const { token } = await new DaemonClient(new HttpTransport(url, undefined)).initVault(PASS);
+  await writePrivateJson(homeFiles(home).session, { url, token });
+  return {
+    home,
+    stateDir,
+    builtins,
+    daemon,
+    client: new DaemonClient(new HttpTransport(url, token)),
+    token,
+  };
+}
+
+async function stopInProcess(p: InProcess | undefined): Promise<void> {
+  if (!p) return;
+  for (const r of await p.client.list().catch(() => [] as EnvironmentRecord[])) {
+    if (r.state !== 'terminated') await p.client.terminate(r.id).catch(() => undefined);
+  }
+  await p.daemon.close();
+  p.builtins.dispose();
+  await rm(p.stateDir, { recursive: true, force: true }).catch(() => undefined);
+  await rm(p.home, { recursive: true, force: true });
+}
+
+async function waitFor(
+  client: DaemonClient,
+  id: string,
+  pred: (r: EnvironmentRecord) => boolean,
+  ms = 60_000,
+): Promise<EnvironmentRecord> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const r = await client.get(id);
+    if (pred(r)) return r;
+    if (Date.now() > end) throw new Error(`timeout waiting on ${id}: ${r.state} ${r.reason ?? ''}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+describe.skipIf(skip !== undefined)(
+  `daemon with the real runtime${skip ? ` (skipped: ${skip})` : ''}`,
+  () => {
+    let p: InProcess | undefined;
+    beforeAll(async () => {
+      p = await startInProcess();
+    }, 120_000);
+    afterAll(async () => {
+      await stopInProcess(p);
+    }, 120_000);
+
+    it('terminal: create from text -> running -> suspended -> running -> terminated, nothing left', async () => {
+      const { client, stateDir } = p!;
+      const out = await client.create({ request: TERMINAL }, { wait: true });
+      expect(out.ok).toBe(true);
+      const rec = (out as { record: EnvironmentRecord }).record;
+      expect(rec.state).toBe('running');
+      expect(rec.runtime?.kind).toMatch(/^oci\.(crun|runc)\/v1$/);
+      let buf = '';
+      const code = await client.exec(
+        rec.id,
+        { args: ['/bin/sh', '-c', 'id -u; jq --version'] },
+        {
+          stdout: (s) => (buf += s),
+          stderr: () => undefined,
+        },
+      );
+      expect(code).toBe(0);
+      expect(buf).toBe('1000\njq-1.6\n');
+      expect((await client.suspend(rec.id)).state).toBe('suspended');
+      // Illegal transitions are refused with codes that name state and operation.
+      await expect(client.suspend(rec.id)).rejects.toMatchObject({
+        code: 'orchestrator.illegal_operation',
+      });
+      await expect(
+        client.exec(
+          rec.id,
+          { args: ['true'] },
+          { stdout: () => undefined, stderr: () => undefined },
+        ),
+      ).rejects.toMatchObject({
+        code: 'orchestrator.illegal_operation',
+        message: expect.stringMatching(/suspended/),
+      });
+      expect((await client.resume(rec.id)).state).toBe('running');
+      await expect(client.resume(rec.id)).rejects.toMatchObject({
+        code: 'orchestrator.illegal_operation',
+      });
+      expect((await client.terminate(rec.id)).state).toBe('terminated');
+      await expect(client.resume(rec.id)).rejects.toMatchObject({
+        code: 'orchestrator.illegal_operation',
+      });
+      expect(await tracesOf(rec.id, stateDir)).toEqual([]);
+      const transitions = (await client.events(rec.id)).filter((e) => e.to).map((e) => e.to);
+      expect(transitions).toEqual([
+        'requested',
+        'provisioning',
+        'running',
+        'suspended',
+        'running',
+        'terminated',
+      ]);
+    });
+
+    it('desktop: running with a VNC display that answers RFB; terminated leaves nothing', async () => {
+      const { client, stateDir } = p!;
+      const out = await client.create({ request: 'a debian desktop' }, { wait: true });
+      expect(out.ok).toBe(true);
+      const rec = (out as { record: EnvironmentRecord }).record;
+      expect(rec.state, rec.reason).toBe('running');
+      expect(rec.display).toMatchObject({ protocol: 'rfb', width: 1280, height: 800 });
+      const s = await RfbSession.connect(rec.display!.socketPath, AbortSignal.timeout(10_000));
+      try {
+        expect(s.init.width).toBe(1280);
+      } finally {
+        s.close();
+      }
+      expect((await client.suspend(rec.id)).state).toBe('suspended');
+      expect((await client.resume(rec.id)).state).toBe('running');
+      await client.terminate(rec.id);
+      expect(await tracesOf(rec.id, stateDir)).toEqual([]);
+    });
+  },
+);
+
+describe.skipIf(skip !== undefined)('queueing when capacity is short (real runtime)', () => {
+  let p: InProcess | undefined;
+  beforeAll(async () => {
+    // One CPU and 1.5 GiB: two 1-CPU environments cannot run at once.
+    p = await startInProcess([
+      { id: 'local', cpus: 1, memoryMiB: 1536, gpus: 0, runtimes: ['container', 'microvm'] },
+    ]);
+  }, 120_000);
+  afterAll(async () => {
+    await stopInProcess(p);
+  }, 120_000);
+
+  it('the second environment waits in requested (queue length 1) and starts when the first ends', async () => {
+    const { client } = p!;
+    const a = (
+      (await client.create({ request: TERMINAL }, { wait: true })) as { record: EnvironmentRecord }
+    ).record;
+    expect(a.state).toBe('running');
+    const b = ((await client.create({ request: TERMINAL })) as { record: EnvironmentRecord })
+      .record;
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await client.get(b.id)).state).toBe('requested');
+    const metrics = await (
+      await fetch(`${p!.daemon.url}/metrics`, { headers: { authorization: `Bearer ${p!.token}` } })
+    ).text();
+    expect(metrics).toContain('virtos_scheduler_queue_length 1');
+    expect(metrics).toContain('virtos_environments{state="requested"} 1');
+    await client.terminate(a.id);
+    const started = await waitFor(client, b.id, (r) => r.state === 'running');
+    expect(started.state).toBe('running');
+    await client.terminate(b.id);
+  });
+});
+
+describe.skipIf(skip !== undefined)(
+  'kill -9 of the daemon during provisioning (real runtime)',
+  () => {
+    let home: string;
+    let stateDir: string;
+    let current: ChildDaemon | undefined;
+    const env = () => ({
+      VIRTOS_HOME: home,
+      VIRTOS_STATE_DIR: stateDir,
+      VIRTOS_IMAGE_CACHE: IMAGE_CACHE,
+    });
+
+    beforeAll(async () => {
+      home = await mkdtemp(join(tmpdir(), 'virtos-srv-kill-'));
+      stateDir = testStateDir();
+    });
+    afterAll(async () => {
+      if (current) await killNine(current);
+      // Whatever a failed run left: start once more, terminate everything, stop gracefully.
+      try {
+        const d = await startChildDaemon(env());
+        const t = await new DaemonClient(new HttpTransport(d.url, undefined)).unlock({
+          passphrase: PASS,
+        });
+        const c = new DaemonClient(new HttpTransport(d.url, t.token));
+        for (const r of await c.list())
+          if (r.state !== 'terminated') await c.terminate(r.id).catch(() => undefined);
+        await stopGracefully(d);
+      } catch {
+        // nothing more to do
+      }
+      await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
+      await rm(home, { recursive: true, force: true });
+    }, 180_000);
+
+    // Each round kills at a later point of provisioning: right at the transition, while the root
+    // file system is mounted, and while the sandbox and network are made.
+    const KILL_AT = [
+      /-> provisioning|provisioning with/,
+      /mounting the root/,
+      /network|creating the sandbox|starting/,
+    ];
+
+    it('restart after SIGKILL reconciles: records truthful, then no process, mount or netns left (3 rounds)', async () => {
+      const passFile = join(home, 'pass');
+      await writeFile(passFile, PASS);
+      let initialized = false;
+      for (let round = 0; round < KILL_AT.length; round++) {
+        current = await startChildDaemon(env());
+        const anon = new DaemonClient(new HttpTransport(current.url, undefined));
+        const { token } = initialized
+          ? await anon.unlock({ passphrase: PASS })
+          : await anon.initVault(PASS);
+        initialized = true;
+        let client = new DaemonClient(new HttpTransport(current.url, token));
+        // An allowlist environment: it has its own netns and an egress proxy in the daemon.
+        const out = await client.create({
+          request: `${TERMINAL} that can only reach deb.debian.org`,
+        });
+        expect(out.ok).toBe(true);
+        const id = (out as { record: EnvironmentRecord }).record.id;
+        const ac = new AbortController();
+        let killedAt = '';
+        await client
+          .follow(
+            id,
+            (e) => {
+              if (
+                !killedAt &&
+                KILL_AT[round]!.test(`${e.from ?? ''} -> ${e.to ?? ''} ${e.message}`)
+              ) {
+                killedAt = e.message;
+                current!.child.kill('SIGKILL');
+                ac.abort();
+              }
+            },
+            { signal: ac.signal, until: (e) => e.to === 'running' },
+          )
+          .catch(() => undefined);
+        await killNine(current);
+        expect(killedAt, `round ${round}: the kill point was never reached`).not.toBe('');
+
+        // Restart: unlocking starts the orchestrator, whose start reconciles every record.
+        current = await startChildDaemon(env());
+        const t2 = await new DaemonClient(new HttpTransport(current.url, undefined)).unlock({
+          passphrase: PASS,
+        });
+        client = new DaemonClient(new HttpTransport(current.url, t2.token));
+        const settled = await waitFor(
+          client,
+          id,
+          (r) => ['running', 'failed', 'terminated'].includes(r.state),
+          90_000,
+        );
+        // Truthful: a record that says running runs (exec answers); one that says failed has no trace.
+        if (settled.state === 'running') {
+          let o = '';
+          const code = await client.exec(
+            id,
+            { args: ['/bin/sh', '-c', 'echo alive'] },
+            {
+              stdout: (s) => (o += s),
+              stderr: () => undefined,
+            },
+          );
+          expect([code, o]).toEqual([0, 'alive\n']);
+        } else {
+          expect(await tracesOf(id, stateDir)).toEqual([]);
+        }
+        const all = await client.list();
+        expect(all.filter((r) => r.state === 'provisioning' || r.state === 'requested')).toEqual(
+          [],
+        );
+        await client.terminate(id);
+        expect(await tracesOf(id, stateDir), `round ${round} (killed at "${killedAt}")`).toEqual(
+          [],
+        );
+        expect(await stopGracefully(current)).toBe(0);
+        current = undefined;
+        expect(mountsUnder(stateDir)).toEqual([]);
+      }
+    }, 300_000);
+  },
+);
