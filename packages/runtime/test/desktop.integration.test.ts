@@ -18,7 +18,7 @@ import {
 import type { EnvironmentSpec } from '@virtos/spec';
 import { OciDriver, RUNSC_DESKTOP_REASON } from '../src/node/oci/oci-driver.js';
 import { OCI_RUNTIMES } from '../src/node/oci/oci-cli.js';
-import { appLaunchFor } from '../src/node/oci/desktop.js';
+import { FIREFOX_PROFILE, appLaunchFor } from '../src/node/oci/desktop.js';
 import { RfbSession, countColours, encodePng, type RfbFrame } from '../src/node/rfb/rfb-client.js';
 import { isRoot, leftoversOf, testStateDir, usableRuntimes } from './helpers.js';
 
@@ -185,7 +185,7 @@ describe.skipIf(!isRoot)('desktop and terminal environments', () => {
     });
   }
 
-  it('a Firefox ESR desktop starts and its window is mapped and managed (preferred runtime)', async (t) => {
+  it('a Firefox ESR desktop paints a local page: the page area shows its colour (preferred runtime)', async (t) => {
     const runtime = OCI_RUNTIMES.find((r) => r !== 'runsc' && probes?.[r]?.status === 'ok');
     if (!runtime) return t.skip('no crun or runc usable');
     const driver = new OciDriver({
@@ -203,26 +203,57 @@ describe.skipIf(!isRoot)('desktop and terminal environments', () => {
         resources: { cpus: 2, memoryMiB: 2048, diskMiB: 1024, gpus: 0 },
       },
       rootfs: await mountFor(firefoxImage),
-      apps: [appLaunchFor('firefox')],
+      apps: [],
     });
     await driver.start(ctx(), id);
     const endpoint = await driver.display(ctx(), id, { timeoutMs: 30_000 });
+    // A page in the environment's own tmpfs: one magenta block larger than the window.
+    const page = '/tmp/virtos-page.html';
+    const html =
+      '<!doctype html><html><body style="margin:0;background:#ff00ff">' +
+      '<div style="width:100%;height:3000px;background:#ff00ff"></div></body></html>';
+    const w = await driver.exec(ctx(), id, {
+      args: ['/bin/sh', '-c', 'printf %s "$1" > "$0"', page, html],
+    });
+    expect(w.exitCode).toBe(0);
+    const ff = appLaunchFor('firefox');
+    await driver.exec(ctx(), id, {
+      detach: true,
+      env: { DISPLAY: ':1', ...ff.env },
+      args: [
+        '/bin/sh',
+        '-c',
+        `mkdir -p ${FIREFOX_PROFILE} && exec "$@" >/tmp/firefox.log 2>&1`,
+        'sh',
+        ...ff.args.filter((a) => a !== 'about:blank'),
+        `file://${page}`,
+      ],
+    });
+    // A 400x160 region of the lower left of the screen lies inside the page area of Firefox's
+    // window (below its tab, address and notification bars; away from the X cursor in the centre).
+    const magenta = (f: RfbFrame): number => {
+      let n = 0;
+      for (let y = 600; y < 760; y++) {
+        for (let x = 100; x < 500; x++) {
+          const o = (y * f.width + x) * 4;
+          if ((f.rgbx[o] ?? 0) > 240 && (f.rgbx[o + 1] ?? 255) < 16 && (f.rgbx[o + 2] ?? 0) > 240)
+            n++;
+        }
+      }
+      return n;
+    };
     const t0 = Date.now();
-    for (;;) {
-      const r = await driver.exec(ctx(), id, {
-        args: ['xprop', '-root', '_NET_ACTIVE_WINDOW', '_NET_CLIENT_LIST'],
-      });
-      if (/_NET_CLIENT_LIST\(WINDOW\): window id # 0x/.test(r.stdout)) break;
-      if (Date.now() - t0 > 60_000) throw new Error(`Firefox window did not appear: ${r.stdout}`);
-    }
     let frame = await grab(endpoint.socketPath);
-    for (let i = 0; i < 200 && countColours(frame) < 8; i++)
+    while (magenta(frame) < 400 * 160 && Date.now() - t0 < 90_000) {
+      await new Promise((r) => setTimeout(r, 250));
       frame = await grab(endpoint.socketPath);
+    }
     await writeFile(
       join(ARTIFACTS, `desktop-firefox-${runtime}.png`),
       encodePng(frame, deflateSync),
     );
-    expect(countColours(frame)).toBeGreaterThan(7);
+    const log = await driver.exec(ctx(), id, { args: ['tail', '-20', '/tmp/firefox.log'] });
+    expect(magenta(frame), log.stdout).toBe(400 * 160);
     const ps = await driver.exec(ctx(), id, { args: ['ps', '-eo', 'user,comm'] });
     expect(ps.stdout).toMatch(/firefox/);
     expect(ps.stdout).not.toMatch(/^root/m);

@@ -293,6 +293,33 @@ describe.skipIf(!isRoot || !containerRuntime)('provisioner (real images, network
     },
   );
 
+  it('a microvm desktop falls back to the container runtime with hardened isolation and says so', async () => {
+    const { p, driver, ids } = makeProvisioner();
+    const id = newId('mvdesk');
+    ids.add(id);
+    const env = await p.provision(ctx(), {
+      id,
+      spec: spec({ name: 'mvdesk', runtime: 'microvm', display: 'desktop' }),
+    });
+    expect(env.runtime.kind).toBe(driver.kind);
+    expect(env.runtime.substitution).toMatchObject({
+      kind: 'substitution',
+      code: 'runtime.microvm_as_hardened_container',
+    });
+    expect(env.display?.protocol).toBe('rfb');
+    // The bundle carries the strict profile (io_uring_setup is denied only there) and the desktop
+    // runs under it.
+    const config = readFileSync(
+      join(driverDir, 'bundles', driver.containerName(id), 'config.json'),
+      'utf8',
+    );
+    expect(config).toContain('io_uring_setup');
+    const r = await p.exec(ctx(), id, { args: ['grep', '^Seccomp:', '/proc/self/status'] });
+    expect(r.stdout).toMatch(/Seccomp:\s+2/);
+    await p.teardown(ctx(), id);
+    expect(await traces(driver, stateDir, id)).toEqual([]);
+  });
+
   it('the vm class is refused with runtime.unavailable and a hint', () => {
     const { p } = makeProvisioner();
     expect(() => p.chooseRuntime(spec({ name: 'vm', runtime: 'vm' }))).toThrow(
