@@ -1,6 +1,6 @@
 /**
  * The daemon's HTTP application (Fastify): security hooks that run before any route (Host, Origin,
- * session token), the single error mapping, request metrics and logs, the minimal page at `/`, the
+ * session token), the single error mapping, request metrics and logs, the shell at `/`, the
  * OpenAPI document, and the route modules.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -17,6 +17,7 @@ import { errorBody, httpStatusFor } from '../common/http-status.js';
 import { LabeledCounter } from '../common/prometheus.js';
 import { checkRequestHeaders, type ListenIdentity } from '../common/request-guard.js';
 import type { SessionManager } from './session-manager.js';
+import { registerShellStatic } from './routes/shell-routes.js';
 
 /** Per-route options read by the security hook. */
 declare module 'fastify' {
@@ -54,22 +55,6 @@ export function bearerToken(req: { headers: Record<string, unknown> }): string |
   const m = /^Bearer ([A-Za-z0-9_-]{1,128})$/.exec(h);
   return m?.[1];
 }
-
-const PAGE_CSP =
-  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; " +
-  "form-action 'none'; frame-ancestors 'none'";
-
-const PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>VirtOS</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:16px system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}
-code{background:#eee;padding:0 .3em}</style></head>
-<body><h1>VirtOS is running</h1>
-<p>The daemon is up. The web desktop comes with a later version; until then use the command line:
-<code>virtos unlock</code>, then <code>virtos env create "a debian shell with git"</code>.</p>
-<p>The API is under <code>/api/</code>; its OpenAPI document is <code>/api/openapi.json</code>
-(with a session token).</p></body></html>
-`;
 
 /** Makes the Fastify app with its hooks; the caller registers route modules and calls `ready`. */
 export async function buildApp(
@@ -179,13 +164,7 @@ export async function buildApp(
     return sendError(reply, ve);
   });
 
-  app.get('/', { config: { isPublic: true }, schema: { hide: true } }, async (_req, reply) => {
-    // SECURITY: the page runs no script and loads nothing; the CSP forbids everything else and
-    // any framing (clickjacking).
-    reply.header('Content-Security-Policy', PAGE_CSP);
-    reply.type('text/html; charset=utf-8');
-    return PAGE;
-  });
+  registerShellStatic(app);
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

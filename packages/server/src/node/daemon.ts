@@ -15,6 +15,7 @@ import { PersonalState } from './personal-state.js';
 import { registerEnvironmentRoutes } from './routes/environment-routes.js';
 import { registerSessionRoutes } from './routes/session-routes.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
+import { registerShellRoutes } from './routes/shell-routes.js';
 import { SessionManager } from './session-manager.js';
 import { UpgradeRouter, type UpgradeAuthenticator, type UpgradeHandler } from './upgrade-router.js';
 
@@ -133,6 +134,15 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   );
   registerEnvironmentRoutes(app, { state, signal: shutdown.signal, logger });
   registerMetricsRoute(app, { state, metrics });
+  registerShellRoutes(app, {
+    state,
+    sessions,
+    logger,
+    clock,
+    home: options.home,
+    identity,
+    idleS: Math.round(idleMs / 1000),
+  });
   const upgrades = new UpgradeRouter(identity, sessions);
   let url = '';
   let listening = false;
