@@ -15,6 +15,7 @@ import { PersonalState } from './personal-state.js';
 import { registerEnvironmentRoutes } from './routes/environment-routes.js';
 import { registerSessionRoutes } from './routes/session-routes.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
+import { registerModuleApiRoutes } from './routes/module-api-routes.js';
 import { registerShellRoutes } from './routes/shell-routes.js';
 import { SessionManager } from './session-manager.js';
 import { UpgradeRouter, type UpgradeAuthenticator, type UpgradeHandler } from './upgrade-router.js';
@@ -134,6 +135,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   );
   registerEnvironmentRoutes(app, { state, signal: shutdown.signal, logger });
   registerMetricsRoute(app, { state, metrics });
+  registerModuleApiRoutes(app, state);
   registerShellRoutes(app, {
     state,
     sessions,

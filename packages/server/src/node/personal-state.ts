@@ -75,6 +75,16 @@ export class PersonalState<S extends UnlockedService> {
     });
   }
 
+  /**
+   * The unlocked vault, for routes that read and write user data (notes, files, settings,
+   * modules); throws like {@link current} when locked.
+   */
+  currentVault(): Vault {
+    // SECURITY: the same gate as current(): no vault handle leaves while the keys are wiped.
+    this.current();
+    return this.vault as Vault;
+  }
+
   /** Creates the vault with a passphrase and a recovery key, unlocked. Returns the recovery key. */
   init(passphrase: string): Promise<{ recoveryKey: string }> {
     return this.serial(async () => {
