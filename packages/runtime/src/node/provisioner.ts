@@ -5,7 +5,7 @@
  * (`<stateDir>/envs/<id>.json`, written before the first side effect and updated after each), so a
  * fresh process can tear down what a crashed one left.
  */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   VirtosError,
@@ -18,11 +18,11 @@ import {
 import {
   imageRequestFromSpec,
   mountRootfs,
-  mountsUnder,
   readMounts,
   unmountRootfs,
   type ImageStore,
   type MountedRootfs,
+  type Mounter,
   type WarmPool,
 } from '@virtos/images';
 import type { BindMount, NetworkAttachment, NetworkManager } from '@virtos/sandbox';
@@ -77,7 +77,22 @@ export interface ProvisionerOptions {
   readonly virtualization?: { readonly usable: boolean; readonly detail: string };
   /** How long a desktop may take to become display-ready, ms (default 20000). */
   readonly displayTimeoutMs?: number;
+  /**
+   * Mounting and unmounting of roots: `mountRootfs`/`unmountRootfs`/`/proc/self/mountinfo` by
+   * default; unit tests pass fakes.
+   */
+  readonly mounts?: {
+    readonly mount: Mounter;
+    readonly unmount: (path: string, scratch: string) => Promise<void>;
+    readonly mountPoints: () => Promise<readonly string[]>;
+  };
 }
+
+const hostMounts: NonNullable<ProvisionerOptions['mounts']> = {
+  mount: mountRootfs,
+  unmount: (path, scratch) => unmountRootfs(path, scratch),
+  mountPoints: async () => (await readMounts()).map((m) => m.mountPoint),
+};
 
 /** What a record on disk says about one environment (ids, paths and kernel names only). */
 interface EnvRecord {
@@ -119,12 +134,15 @@ class HostProvisioner implements Provisioner {
   /** Per-id serialisation of provision/teardown. */
   private readonly locks = new Map<string, Promise<unknown>>();
   private virt: { usable: boolean; detail: string } | undefined;
+  private readonly mounts: NonNullable<ProvisionerOptions['mounts']>;
+  private dirsReady = false;
 
   constructor(private readonly opts: ProvisionerOptions) {
     this.log = (opts.logger ?? nullLogger).child({ component: 'provisioner' });
     this.clock = opts.clock ?? systemClock;
     this.envDir = join(opts.stateDir, 'envs');
     this.rootsDir = join(opts.stateDir, 'roots');
+    this.mounts = opts.mounts ?? hostMounts;
   }
 
   private virtualization(): { usable: boolean; detail: string } {
@@ -193,11 +211,24 @@ class HostProvisioner implements Provisioner {
   }
 
   private async writeRecord(rec: EnvRecord): Promise<void> {
-    // SECURITY: records are root-only (0700 dir, 0600 files) and hold ids, kinds and paths only.
-    await mkdir(this.envDir, { recursive: true, mode: 0o700 });
+    await this.ensureDirs();
     const tmp = `${this.recordPath(rec.id)}.tmp`;
     await writeFile(tmp, JSON.stringify(rec), { mode: 0o600 });
     await rename(tmp, this.recordPath(rec.id));
+  }
+
+  /**
+   * Creates the state directories once. SECURITY: the state dir and everything in it is root-only
+   * (0700): `roots/` holds the mounted root file systems, i.e. every file the environments write
+   * (user data), which no other host user may traverse to; records (0600) hold ids, kinds and paths.
+   */
+  private async ensureDirs(): Promise<void> {
+    if (this.dirsReady) return;
+    await mkdir(this.opts.stateDir, { recursive: true, mode: 0o700 });
+    await chmod(this.opts.stateDir, 0o700);
+    await mkdir(this.envDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.rootsDir, { recursive: true, mode: 0o700 });
+    this.dirsReady = true;
   }
 
   private async readRecord(id: string): Promise<EnvRecord | undefined> {
@@ -280,7 +311,7 @@ class HostProvisioner implements Provisioner {
       live.rootfs =
         pool && pooled
           ? await pool.acquire(image.key)
-          : await mountRootfs(image, { target, writableMiB: spec.resources.diskMiB });
+          : await this.mounts.mount(image, { target, writableMiB: spec.resources.diskMiB });
       record.rootfs = { path: live.rootfs.path, scratch: live.rootfs.scratch };
       await this.writeRecord(record);
       throwIfAborted(ctx.signal, 'provision');
@@ -435,7 +466,12 @@ class HostProvisioner implements Provisioner {
     const drivers = [this.opts.drivers.container, this.opts.drivers.microvm].filter(
       (d): d is RuntimeDriver => d !== undefined,
     );
-    const ordered = rec ? drivers.sort((a) => (a.kind === rec.kind ? -1 : 1)) : drivers;
+    const ordered = rec
+      ? [
+          ...drivers.filter((d) => d.kind === rec.kind),
+          ...drivers.filter((d) => d.kind !== rec.kind),
+        ]
+      : drivers;
     for (const d of ordered) await d.delete(ctx, id);
     // 2. The network.
     if (l?.attachment) {
@@ -452,10 +488,10 @@ class HostProvisioner implements Provisioner {
       await l.rootfs.dispose();
       l.rootfs = undefined;
     } else if (rec?.rootfs) {
-      await unmountRootfs(rec.rootfs.path, rec.rootfs.scratch);
+      await this.mounts.unmount(rec.rootfs.path, rec.rootfs.scratch);
     } else {
       const target = join(this.rootsDir, id);
-      await unmountRootfs(target, `${target}.rw`);
+      await this.mounts.unmount(target, `${target}.rw`);
     }
     // 4. The record, last: until here a retry knows what to remove.
     await rm(this.recordPath(id), { force: true });
@@ -479,7 +515,10 @@ class HostProvisioner implements Provisioner {
     for (const d of [this.opts.drivers.container, this.opts.drivers.microvm]) {
       if (d) for (const x of await d.list(ctx)) ids.add(x);
     }
-    for (const m of mountsUnder(await readMounts(), this.rootsDir)) {
+    const under = (await this.mounts.mountPoints()).filter((m) =>
+      m.startsWith(`${this.rootsDir}/`),
+    );
+    for (const m of under) {
       const name = m.slice(this.rootsDir.length + 1).split('/')[0] ?? '';
       const id = name.replace(/\.rw$/, '');
       if (RECORD_RE.test(`${id}.json`)) ids.add(id);
