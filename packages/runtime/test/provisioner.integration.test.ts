@@ -17,6 +17,7 @@ import { createNetworkManager, type NetworkManager } from '@virtos/sandbox';
 import type { EnvironmentSpec } from '@virtos/spec';
 import type { Provisioner } from '../src/common/provisioner.js';
 import { OciDriver } from '../src/node/oci/oci-driver.js';
+import { cleanupLeftovers } from '../src/node/cleanup.js';
 import { createProvisioner } from '../src/node/provisioner.js';
 import { RfbSession } from '../src/node/rfb/rfb-client.js';
 import { isRoot, leftoversOf, testStateDir, usableRuntimes } from './helpers.js';
@@ -265,6 +266,14 @@ describe.skipIf(!isRoot || !containerRuntime)('provisioner (real images, network
     const b = makeProvisioner();
     expect(await b.p.list(ctx())).toContain(id);
     expect((await b.p.status(ctx(), id)).state).toBe('stopped');
+    // `virtos doctor` (listing only) sees the environment's container, root mounts and record.
+    const seen = await cleanupLeftovers({
+      stateDir: driverDir,
+      provisionerStateDir: stateDir,
+      remove: false,
+    });
+    const mine = seen.filter((l) => l.name.includes(id)).map((l) => l.kind);
+    expect(new Set(mine)).toEqual(new Set(['container', 'mount', 'record', 'bundle', 'cgroup']));
     await b.p.teardown(ctx(), id);
     expect(await traces(b.driver, stateDir, id)).toEqual([]);
     expect(await b.p.list(ctx())).not.toContain(id);

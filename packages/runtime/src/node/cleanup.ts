@@ -16,12 +16,13 @@ import {
   cgroupRoots,
 } from './oci/oci-driver.js';
 import { which } from './probe.js';
+import { DEFAULT_PROVISIONER_STATE_DIR } from './provisioner.js';
 
 const run = promisify(execFile);
 
 /** One leftover and what was done about it. */
 export interface Leftover {
-  readonly kind: 'container' | 'bundle' | 'vnc-dir' | 'mount' | 'cgroup';
+  readonly kind: 'container' | 'bundle' | 'vnc-dir' | 'mount' | 'cgroup' | 'record';
   readonly name: string;
   /** Set after a cleanup: whether it is gone. */
   readonly removed?: boolean;
@@ -51,12 +52,16 @@ function envCgroups(): string[] {
 }
 
 /**
- * Lists (and with `remove`, removes) leftovers under `stateDir`. `liveIds` are environment ids that
+ * Lists (and with `remove`, removes) leftovers under `stateDir` and the provisioner's state dir (root
+ * mounts under `roots/`, records under `envs/`, removed after the mounts so a failed unmount keeps
+ * its record). `liveIds` are environment ids that
  * are running right now and must be kept (the daemon passes its registry; doctor passes none when no
  * daemon runs).
  */
 export async function cleanupLeftovers(opts: {
   readonly stateDir?: string;
+  /** The provisioner's state dir (root mounts and records); default /run/virtos/provisioner. */
+  readonly provisionerStateDir?: string;
   readonly remove: boolean;
   readonly liveIds?: readonly string[];
 }): Promise<Leftover[]> {
@@ -128,6 +133,28 @@ export async function cleanupLeftovers(opts: {
         }
       }
     });
+  }
+  const prov = opts.provisionerStateDir ?? DEFAULT_PROVISIONER_STATE_DIR;
+  const keepIds = new Set(opts.liveIds ?? []);
+  const idOf = (path: string): string =>
+    (path.slice(join(prov, 'roots').length + 1).split('/')[0] ?? '').replace(/\.rw$/, '');
+  for (const mp of mountsUnder(join(prov, 'roots'))) {
+    if (mp === join(prov, 'roots') || keepIds.has(idOf(mp))) continue;
+    // SECURITY: only mounts below the provisioner's own roots directory, of environments that are
+    // not live; their sandboxes were removed above.
+    await attempt({ kind: 'mount', name: mp }, () => run('umount', ['-l', mp]));
+  }
+  const envDir = join(prov, 'envs');
+  if (existsSync(envDir)) {
+    for (const f of readdirSync(envDir)) {
+      const id = f.replace(/\.json(\.tmp)?$/, '');
+      if (keepIds.has(id) || !/^[a-z0-9][a-z0-9_-]{0,62}\.json(\.tmp)?$/.test(f)) continue;
+      await attempt({ kind: 'record', name: join(envDir, f) }, async () => {
+        await rmdir(join(prov, 'roots', id)).catch(() => undefined);
+        await rmdir(join(prov, 'roots', `${id}.rw`)).catch(() => undefined);
+        await rm(join(envDir, f), { force: true });
+      });
+    }
   }
   return found;
 }
