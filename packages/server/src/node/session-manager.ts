@@ -129,17 +129,21 @@ export class SessionManager implements Disposable {
     this.blockedUntil = 0;
   }
 
-  private armIdle(): void {
-    this.idleTimer?.dispose();
+  /**
+   * Arms the idle timer once; when it fires it re-arms itself for the time left after the latest
+   * use, so a request costs no timer churn (the API's hot path).
+   */
+  private armIdle(delayMs = this.idleMs): void {
     const onIdle = this.options.onIdle;
-    if (!onIdle || this.idleMs <= 0) return;
+    if (this.idleTimer || !onIdle || this.idleMs <= 0) return;
     this.idleTimer = this.clock.setTimeout(() => {
+      this.idleTimer = undefined;
       const now = this.clock.now();
-      const alive = this.sessions.some((s) => now - s.lastUsed < this.idleMs);
-      if (alive) return this.armIdle();
+      const latest = Math.max(-Infinity, ...this.sessions.map((s) => s.lastUsed));
+      if (now - latest < this.idleMs) return this.armIdle(this.idleMs - (now - latest));
       this.revokeAll();
       onIdle();
-    }, this.idleMs);
+    }, delayMs);
   }
 
   dispose(): void {

@@ -142,7 +142,7 @@ export function registerEnvironmentRoutes(app: FastifyInstance, deps: Environmen
     },
     async (req, reply) => {
       const wait = req.query.wait === 'true';
-      const signal = requestSignal(req, deps.signal);
+      const signal = requestSignal(reply, deps.signal);
       const o = orch();
       const body = req.body;
       if ('request' in body) {
@@ -353,7 +353,7 @@ export function registerEnvironmentRoutes(app: FastifyInstance, deps: Environmen
       },
     },
     async (req, reply) => {
-      const signal = requestSignal(req, deps.signal);
+      const signal = requestSignal(reply, deps.signal);
       // The runtime's exec returns the whole output (capped at 1 MiB per stream); errors before it
       // (unknown id, not running) still answer with a status and a coded body.
       const res = await orch().exec(
@@ -395,10 +395,17 @@ function lastEventId(req: FastifyRequest): number | undefined {
   return Number.isInteger(n) && n >= 0 ? n : undefined;
 }
 
-/** An AbortSignal that fires when the client goes away or the daemon shuts down. */
-function requestSignal(req: FastifyRequest, shutdown: AbortSignal): AbortSignal {
+/**
+ * An AbortSignal that fires when the client goes away before the answer was sent, or the daemon
+ * shuts down. It listens on the response (one per request), never on the keep-alive socket, where
+ * listeners would pile up request after request.
+ */
+function requestSignal(reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
   const ac = new AbortController();
-  req.raw.socket.once('close', () => ac.abort());
+  const res = reply.raw;
+  res.once('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
   return AbortSignal.any([ac.signal, shutdown]);
 }
 
@@ -438,5 +445,5 @@ function streamEvents(
   };
   const lockSub = deps.state.onDidLock(end);
   deps.signal.addEventListener('abort', end, { once: true });
-  req.raw.on('close', end);
+  res.once('close', end);
 }
