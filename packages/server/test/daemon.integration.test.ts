@@ -347,5 +347,46 @@ describe.skipIf(skip !== undefined)(
         expect(mountsUnder(stateDir)).toEqual([]);
       }
     }, 300_000);
+
+    it('SIGTERM during provisioning: exit 0, the record is consistent, a restart finishes it', async () => {
+      current = await startChildDaemon(env());
+      const { token } = await new DaemonClient(new HttpTransport(current.url, undefined)).unlock({
+        passphrase: PASS,
+      });
+      let client = new DaemonClient(new HttpTransport(current.url, token));
+      const out = await client.create({ request: TERMINAL });
+      const id = (out as { record: EnvironmentRecord }).record.id;
+      const ac = new AbortController();
+      let exit: Promise<number | null> | undefined;
+      await client
+        .follow(
+          id,
+          (e) => {
+            if (!exit && /mounting the root/.test(e.message)) {
+              exit = stopGracefully(current!);
+              ac.abort();
+            }
+          },
+          { signal: ac.signal, until: (e) => e.to === 'running' },
+        )
+        .catch(() => undefined);
+      expect(exit, 'the stop point was never reached').toBeDefined();
+      expect(await exit).toBe(0);
+      current = await startChildDaemon(env());
+      const t2 = await new DaemonClient(new HttpTransport(current.url, undefined)).unlock({
+        passphrase: PASS,
+      });
+      client = new DaemonClient(new HttpTransport(current.url, t2.token));
+      // The stop aborted the provisioning, cleaned it up and queued it again; the restart runs it.
+      const settled = await waitFor(client, id, (r) => r.state === 'running', 90_000);
+      expect(settled.state).toBe('running');
+      const tos = (await client.events(id)).map((e) => e.to).filter(Boolean);
+      expect(tos.filter((t) => t === 'provisioning').length).toBeGreaterThanOrEqual(2);
+      await client.terminate(id);
+      expect(await tracesOf(id, stateDir)).toEqual([]);
+      expect(await stopGracefully(current)).toBe(0);
+      current = undefined;
+      expect(mountsUnder(stateDir)).toEqual([]);
+    }, 180_000);
   },
 );
