@@ -89,6 +89,50 @@ export default tseslint.config(
   },
   ...ALL.map((pkg) => ({ files: [`packages/${pkg}/**/*.ts`], rules: boundaryRules(pkg) })),
   {
+    // Web rank: the shell imports only module-sdk. Its browser tests and bench start a real
+    // daemon (server, core); that code never reaches the bundle (vite builds from src/main.ts).
+    files: ['packages/shell/**/*.ts'],
+    ignores: ['packages/shell/{test,bench}/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^@virtos/(?!module-sdk$)',
+              message:
+                "Layering: 'shell' may import only @virtos/module-sdk (docs/architecture.md).",
+            },
+            {
+              regex: '^(\\.\\./)+(packages/)?[a-z-]+/src(/|$)',
+              message: 'Do not reach into another package with a relative path.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['packages/shell/{test,bench}/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^@virtos/(?!(module-sdk|server|core)$)',
+              message: 'Shell tests and benches may import module-sdk, server and core only.',
+            },
+            {
+              regex: '^@virtos/[^/]+/.+',
+              message: 'Import another package only through its public entry (@virtos/<name>).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Engine packages take time as a parameter (Clock) so tests can drive them.
     files: ['packages/{core,spec,composer}/src/**/*.ts'],
     ignores: ['**/*.test.ts', 'packages/core/src/clock.ts'],
