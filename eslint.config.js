@@ -89,6 +89,29 @@ export default tseslint.config(
   },
   ...ALL.map((pkg) => ({ files: [`packages/${pkg}/**/*.ts`], rules: boundaryRules(pkg) })),
   {
+    // Web rank: module-sdk imports nothing; built-in modules import only module-sdk (their tests
+    // may start a real daemon).
+    files: ['packages/module-sdk/**/*.ts', 'packages/modules/*/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^@virtos/(?!module-sdk$)',
+              message:
+                'Layering: module-sdk imports nothing; a module may import only @virtos/module-sdk (docs/modules.md).',
+            },
+            {
+              regex: '^(\\.\\./)+(packages/)?[a-z-]+/src(/|$)',
+              message: 'Do not reach into another package with a relative path.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Web rank: the shell imports only module-sdk. Its browser tests and bench start a real
     // daemon (server, core); that code never reaches the bundle (vite builds from src/main.ts).
     files: ['packages/shell/**/*.ts'],

@@ -1,0 +1,296 @@
+/**
+ * The module broker: every call a module makes arrives here, is checked against the capabilities
+ * the user granted to that module at install, its parameters are validated, and only then is it
+ * forwarded to the daemon with the shell's session. Anything else is refused with a coded error.
+ */
+import { z } from 'zod';
+import {
+  isMethodName,
+  METHOD_CAPABILITY,
+  RpcError,
+  type Capability,
+  type MethodName,
+} from '@virtos/module-sdk';
+import type { DaemonTransport } from './daemon-transport.js';
+
+/** Error codes the broker itself raises (daemon codes such as `vault.no_such_item` pass through). */
+export const BrokerErrorCodes = {
+  /** The module was not granted the capability this method needs. */
+  capabilityDenied: 'module.capability_denied',
+  /** No such method. */
+  unknownMethod: 'module.unknown_method',
+  /** The parameters do not match the method. */
+  badParams: 'module.bad_params',
+  /** The feature is not available in this VirtOS. */
+  unavailable: 'module.unavailable',
+} as const;
+
+/** Shell actions a module may ask for (each behind its capability). */
+export interface BrokerHooks {
+  /** Lock the vault now (Security Center). Default: DELETE /api/session. */
+  lock?(): Promise<void>;
+  /** Save bytes as a download in the shell's document (sandboxed frames cannot download). */
+  download?(name: string, data: ArrayBuffer, mime: string): void;
+}
+
+/** Calls the broker refused or forwarded, for the shell's diagnostics and tests. */
+export interface BrokerDecision {
+  readonly moduleId: string;
+  readonly method: string;
+  readonly allowed: boolean;
+  readonly code?: string;
+}
+
+/** Options of {@link ModuleBroker}. */
+export interface ModuleBrokerOptions {
+  readonly moduleId: string;
+  /** What the user granted at install (from GET /api/modules). */
+  readonly grants: readonly Capability[];
+  readonly transport: DaemonTransport;
+  readonly hooks?: BrokerHooks;
+  readonly onDecision?: (d: BrokerDecision) => void;
+}
+
+const Id = z
+  .string()
+  .min(1)
+  .max(80)
+  .regex(/^[A-Za-z0-9_-]+$/);
+const Key = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9._:-]+$/);
+const Empty = z.object({}).strict();
+const ById = z.object({ id: Id }).strict();
+const Tags = z.array(z.string().max(50)).max(50);
+const NoteFields = { title: z.string().max(300), body: z.string().max(512 * 1024), tags: Tags };
+const Buffer = z.instanceof(ArrayBuffer);
+const Mime = z
+  .string()
+  .max(100)
+  .regex(/^[a-z0-9.+-]+\/[a-z0-9.+-]+$/i);
+
+const enc = encodeURIComponent;
+
+/** Checks and forwards the calls of ONE module (one broker per module frame). */
+export class ModuleBroker {
+  private readonly granted: ReadonlySet<Capability>;
+
+  constructor(private readonly options: ModuleBrokerOptions) {
+    this.granted = new Set(options.grants);
+  }
+
+  /** The module this broker serves. */
+  get moduleId(): string {
+    return this.options.moduleId;
+  }
+
+  /** True when the module may call `method`. */
+  isAllowed(method: string): boolean {
+    if (!isMethodName(method)) return false;
+    const needed: Capability | null = METHOD_CAPABILITY[method];
+    return needed === null || this.granted.has(needed);
+  }
+
+  /** Handles one call: check, validate, forward. Throws {@link RpcError}. */
+  async handle(method: string, params: unknown): Promise<unknown> {
+    const { moduleId, onDecision } = this.options;
+    if (!isMethodName(method)) {
+      onDecision?.({ moduleId, method, allowed: false, code: BrokerErrorCodes.unknownMethod });
+      throw new RpcError(BrokerErrorCodes.unknownMethod, `There is no method ${method}.`);
+    }
+    const needed: Capability | null = METHOD_CAPABILITY[method];
+    // SECURITY: the capability check comes first, before parameters are even looked at, for
+    // every method; `null` methods touch only the module's own records or its own UI.
+    if (needed !== null && !this.granted.has(needed)) {
+      onDecision?.({ moduleId, method, allowed: false, code: BrokerErrorCodes.capabilityDenied });
+      throw new RpcError(
+        BrokerErrorCodes.capabilityDenied,
+        `Module ${moduleId} may not call ${method}: it needs ${needed}, which was not granted.`,
+        'Grant the capability in the Module Manager, or leave the module without it.',
+      );
+    }
+    onDecision?.({ moduleId, method, allowed: true });
+    return this.forward(method, params ?? {});
+  }
+
+  private parse<T>(schema: z.ZodType<T>, params: unknown, method: string): T {
+    const r = schema.safeParse(params);
+    if (!r.success) {
+      const first = r.error.issues[0];
+      throw new RpcError(
+        BrokerErrorCodes.badParams,
+        `Bad parameters for ${method}${first ? `: ${first.path.join('.') || '/'} ${first.message}` : ''}.`,
+      );
+    }
+    return r.data;
+  }
+
+  private async forward(method: MethodName, params: unknown): Promise<unknown> {
+    const t = this.options.transport;
+    const p = <T>(schema: z.ZodType<T>): T => this.parse(schema, params, method);
+    switch (method) {
+      case 'notes.list':
+        p(Empty);
+        return t.json('GET', '/api/notes');
+      case 'notes.get':
+        return t.json('GET', `/api/notes/${enc(p(ById).id)}`);
+      case 'notes.revisions':
+        return t.json('GET', `/api/notes/${enc(p(ById).id)}/revisions`);
+      case 'notes.create':
+        return t.json(
+          'POST',
+          '/api/notes',
+          p(
+            z
+              .object({
+                title: NoteFields.title,
+                body: NoteFields.body.optional(),
+                tags: Tags.optional(),
+              })
+              .strict(),
+          ),
+        );
+      case 'notes.update': {
+        const { id, ...patch } = p(
+          z
+            .object({
+              id: Id,
+              title: NoteFields.title.optional(),
+              body: NoteFields.body.optional(),
+              tags: Tags.optional(),
+            })
+            .strict(),
+        );
+        return t.json('PATCH', `/api/notes/${enc(id)}`, patch);
+      }
+      case 'notes.remove':
+        return t.json('DELETE', `/api/notes/${enc(p(ById).id)}`);
+      case 'files.list':
+        p(Empty);
+        return t.json('GET', '/api/files');
+      case 'files.read':
+        return t.bytes(`/api/files/${enc(p(ById).id)}/content`);
+      case 'files.put': {
+        const f = p(
+          z
+            .object({ name: z.string().min(1).max(255), data: Buffer, mime: Mime.optional() })
+            .strict(),
+        );
+        const q = `name=${enc(f.name)}${f.mime ? `&mime=${enc(f.mime)}` : ''}`;
+        return t.upload(`/api/files?${q}`, f.data);
+      }
+      case 'files.remove':
+        return t.json('DELETE', `/api/files/${enc(p(ById).id)}`);
+      case 'search.query': {
+        const s = p(
+          z.object({ q: z.string().max(500), limit: z.number().int().min(1).max(100).optional() }),
+        );
+        return t.json('GET', `/api/search?q=${enc(s.q)}${s.limit ? `&limit=${s.limit}` : ''}`);
+      }
+      case 'settings.list':
+        p(Empty);
+        return t.json('GET', '/api/settings');
+      case 'settings.get': {
+        const r = await t.json<{ value: unknown }>(
+          'GET',
+          `/api/settings/${enc(p(z.object({ key: Key }).strict()).key)}`,
+        );
+        return r.value;
+      }
+      case 'settings.set': {
+        const s = p(z.object({ key: Key, value: z.unknown() }).strict());
+        return t.json('PUT', `/api/settings/${enc(s.key)}`, { value: s.value ?? null });
+      }
+      case 'audit.list': {
+        const a = p(z.object({ limit: z.number().int().min(1).max(1000).optional() }).strict());
+        return t.json('GET', `/api/audit${a.limit ? `?limit=${a.limit}` : ''}`);
+      }
+      case 'security.status':
+        p(Empty);
+        return t.json('GET', '/api/security/status');
+      case 'security.lock':
+        p(Empty);
+        if (this.options.hooks?.lock) return this.options.hooks.lock();
+        return t.json('DELETE', '/api/session');
+      case 'environments.compose':
+        return t.json(
+          'POST',
+          '/api/compose',
+          p(
+            z
+              .object({ request: z.string().min(1).max(8192), base: z.unknown() })
+              .partial({ base: true })
+              .strict(),
+          ),
+        );
+      case 'environments.create':
+        return t.json(
+          'POST',
+          '/api/environments',
+          p(
+            z.union([
+              z
+                .object({
+                  request: z.string().min(1).max(8192),
+                  name: z.string().max(63).optional(),
+                })
+                .strict(),
+              z
+                .object({
+                  spec: z.record(z.string(), z.unknown()),
+                  name: z.string().max(63).optional(),
+                })
+                .strict(),
+            ]),
+          ),
+        );
+      case 'environments.list':
+        p(Empty);
+        return t.json('GET', '/api/environments');
+      case 'environments.get':
+        return t.json('GET', `/api/environments/${enc(p(ById).id)}`);
+      case 'environments.suspend':
+        return t.json('POST', `/api/environments/${enc(p(ById).id)}/suspend`);
+      case 'environments.resume':
+        return t.json('POST', `/api/environments/${enc(p(ById).id)}/resume`);
+      case 'environments.terminate':
+        return t.json('DELETE', `/api/environments/${enc(p(ById).id)}`);
+      case 'ai.summarize':
+        throw new RpcError(
+          BrokerErrorCodes.unavailable,
+          'The local AI engine is not part of this VirtOS yet.',
+          'Summaries come with the AI engine (issue: local AI).',
+        );
+      case 'storage.get': {
+        const k = p(z.object({ key: Key }).strict()).key;
+        // SECURITY: the module id comes from the broker, never from the module's parameters, so
+        // a module reads and writes only its own records.
+        const r = await t.json<{ value: unknown }>(
+          'GET',
+          `/api/modules/${enc(this.options.moduleId)}/data/${enc(k)}`,
+        );
+        return r.value;
+      }
+      case 'storage.set': {
+        const s = p(z.object({ key: Key, value: z.unknown() }).strict());
+        return t.json('PUT', `/api/modules/${enc(this.options.moduleId)}/data/${enc(s.key)}`, {
+          value: s.value ?? null,
+        });
+      }
+      case 'shell.download': {
+        const d = p(
+          z
+            .object({ name: z.string().min(1).max(255), data: Buffer, mime: Mime.optional() })
+            .strict(),
+        );
+        if (!this.options.hooks?.download) {
+          throw new RpcError(BrokerErrorCodes.unavailable, 'This shell cannot save downloads.');
+        }
+        this.options.hooks.download(d.name, d.data, d.mime ?? 'application/octet-stream');
+        return undefined;
+      }
+    }
+  }
+}
