@@ -185,6 +185,15 @@ export class RfbTestClient {
     this.transport.write(m);
   }
 
+  /** Moves the pointer (no buttons). */
+  pointer(x: number, y: number): void {
+    const m = Buffer.alloc(6);
+    m[0] = 5;
+    m.writeUInt16BE(x, 2);
+    m.writeUInt16BE(y, 4);
+    this.transport.write(m);
+  }
+
   /** Sends raw bytes (tests of malformed input). */
   writeRaw(data: Uint8Array): void {
     this.transport.write(data);
