@@ -282,23 +282,38 @@ describe.skipIf(!isRoot || !containerRuntime)('provisioner (real images, network
   });
 
   it.skipIf(!runscOk)(
-    'a microvm terminal runs under gVisor with a substitution finding',
+    'a microvm terminal runs under gVisor (substitution finding) inside its allowlist netns',
     async () => {
       const { p, ids } = makeProvisioner();
       const id = newId('gvisor');
       ids.add(id);
       const env = await p.provision(ctx(), {
         id,
-        spec: spec({ name: 'gvisor', runtime: 'microvm' }),
+        spec: spec({
+          name: 'gvisor',
+          runtime: 'microvm',
+          network: { mode: 'allowlist', allow: ['allowed.test'], peers: [] },
+        }),
       });
       expect(env.runtime.kind).toBe('oci.runsc/v1');
       expect(env.runtime.substitution).toMatchObject({ kind: 'substitution', field: 'runtime' });
+      const before = upstreamHosts.length;
       const r = await p.exec(ctx(), id, {
-        args: ['/bin/sh', '-c', 'id -u; dmesg 2>/dev/null | head -1'],
+        args: [
+          '/usr/bin/timeout',
+          '5',
+          '/bin/bash',
+          '-c',
+          `id -u; exec 3<>/dev/tcp/allowed.test/80 && printf 'GET / HTTP/1.0\\r\\nHost: allowed.test\\r\\n\\r\\n' >&3 && cat <&3`,
+        ],
       });
       expect(r.stdout).toMatch(/^1000\n/);
+      expect(r.stdout).toContain('virtos-upstream-ok');
+      expect(upstreamHosts.slice(before)).toEqual(['allowed.test']);
       await p.teardown(ctx(), id);
       expect(await p.list(ctx())).not.toContain(id);
+      const { stdout } = await run('ip', ['netns', 'list']);
+      expect(stdout).not.toContain(netnsOf(id));
     },
   );
 
