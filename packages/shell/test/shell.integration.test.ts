@@ -158,4 +158,47 @@ describe('App Shell in Chromium', () => {
     expect(cached.filter((p) => p.startsWith('/api/'))).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
+
+  it('phone-sized: one full-screen window at a time, touch', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, 'lock-phone');
+    await typeOnKeyboard(page, PASS);
+    await page.getByTestId('secret-submit').click();
+    await page.locator('[data-screen="desktop"].phone').waitFor();
+    const visible = page.locator('[data-testid="window"]:not(.hidden)');
+    await expect.poll(() => visible.count()).toBe(1);
+    const box = await visible.first().boundingBox();
+    expect(box).toMatchObject({ x: 0, y: 0, width: 390 });
+    await page.getByTestId('launcher').click();
+    await page.locator('[data-app="shell:welcome"]').click();
+    await expect.poll(() => visible.count()).toBe(1);
+    expect(await visible.first().getAttribute('data-window')).toBe('shell:welcome');
+    await shot(page, 'desktop-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('the daemon reports the canary; a mismatch shows an alert over everything', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const real = (await (await fetch(d.url + '/api/shell/canary')).json()) as { state: string };
+    expect(['ok', 'mismatch']).toContain(real.state);
+    // The browser side of a mismatch (the monitor itself is unit-tested in the server package).
+    await page.route('**/api/shell/canary', (r) =>
+      r.fulfill({
+        contentType: 'application/json',
+        body: JSON.stringify({
+          state: 'mismatch',
+          checkedAt: Date.now(),
+          count: 1,
+          mismatches: [{ part: 'shell', path: 'assets/main.js', problem: 'changed' }],
+        }),
+      }),
+    );
+    await page.reload();
+    const alert = page.getByTestId('canary-alert');
+    await alert.waitFor();
+    const box = await alert.boundingBox();
+    expect(box).toMatchObject({ x: 0, y: 0, width: 1280, height: 800 });
+    await shot(page, 'canary-alert');
+    await page.unroute('**/api/shell/canary');
+  });
 });

@@ -50,15 +50,18 @@ export interface TestDaemon {
   close(): Promise<void>;
 }
 
-export async function startDaemon(): Promise<TestDaemon> {
+/** Starts a daemon; `realKdf` keeps the production Argon2id (benches), tests use a fast one. */
+export async function startDaemon(opts: { realKdf?: boolean } = {}): Promise<TestDaemon> {
   const home = await mkdtemp(join(tmpdir(), 'virtos-shell-'));
   const daemon = await createDaemon({
     home,
     port: 0,
     logger: nullLogger,
     // Tests only: a fast Argon2id below the production floor.
-    kdf: { alg: 'argon2id13', opslimit: 1, memlimit: 8192, parallelism: 1 },
-    allowWeakKdf: true,
+    ...(opts.realKdf !== true && {
+      kdf: { alg: 'argon2id13', opslimit: 1, memlimit: 8192, parallelism: 1 } as const,
+      allowWeakKdf: true,
+    }),
     makeOrchestrator: stubOrchestrator,
   });
   const listened = await daemon.listen();
