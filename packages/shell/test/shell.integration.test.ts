@@ -35,6 +35,28 @@ beforeAll(async () => {
     if (m.type() === 'error') pageErrors.push(m.text());
   });
   await addVirtualAuthenticator(page);
+  // Colleagues edit daemon sources while these tests run, which trips the real canary (a full-screen
+  // alert that blocks every click). The page sees a stubbed canary answer ("ok", or "mismatch" when
+  // the last test asks for it); that test also checks the daemon's real answer. A fetch wrapper
+  // (not page.route) keeps the service worker in play.
+  await page.addInitScript(() => {
+    const real = window.fetch.bind(window);
+    window.fetch = (input, init) => {
+      if (String(input).endsWith('/api/shell/canary')) {
+        const isMismatch = localStorage.getItem('test.canary') === 'mismatch';
+        const body = {
+          state: isMismatch ? 'mismatch' : 'ok',
+          checkedAt: Date.now(),
+          count: isMismatch ? 1 : 0,
+          mismatches: isMismatch
+            ? [{ part: 'shell', path: 'assets/main.js', problem: 'changed' }]
+            : [],
+        };
+        return Promise.resolve(new Response(JSON.stringify(body), { status: 200 }));
+      }
+      return real(input, init);
+    };
+  });
 });
 
 afterAll(async () => {
@@ -182,23 +204,12 @@ describe('App Shell in Chromium', () => {
     const real = (await (await fetch(d.url + '/api/shell/canary')).json()) as { state: string };
     expect(['ok', 'mismatch']).toContain(real.state);
     // The browser side of a mismatch (the monitor itself is unit-tested in the server package).
-    await page.route('**/api/shell/canary', (r) =>
-      r.fulfill({
-        contentType: 'application/json',
-        body: JSON.stringify({
-          state: 'mismatch',
-          checkedAt: Date.now(),
-          count: 1,
-          mismatches: [{ part: 'shell', path: 'assets/main.js', problem: 'changed' }],
-        }),
-      }),
-    );
+    await page.evaluate(() => localStorage.setItem('test.canary', 'mismatch'));
     await page.reload();
     const alert = page.getByTestId('canary-alert');
     await alert.waitFor();
     const box = await alert.boundingBox();
     expect(box).toMatchObject({ x: 0, y: 0, width: 1280, height: 800 });
     await shot(page, 'canary-alert');
-    await page.unroute('**/api/shell/canary');
   });
 });

@@ -43,6 +43,11 @@ export interface TokenReply {
 /** Typed calls to the daemon; one instance per page. */
 export class ApiClient {
   #token: string | undefined;
+  /**
+   * Called when the daemon refuses our token (it locked on its own idle timer, or from another
+   * client): the shell then wipes itself as on a lock.
+   */
+  onDidLoseSession: (() => void) | undefined;
 
   /** @param fetchFn injected for tests. */
   constructor(private readonly fetchFn: typeof fetch = (...a) => fetch(...a)) {}
@@ -84,6 +89,11 @@ export class ApiClient {
     }
     if (!res.ok) {
       const e = (json as { error?: Record<string, string> } | undefined)?.error ?? {};
+      if (e['code'] === 'server.unauthenticated' && this.#token !== undefined) {
+        // SECURITY: a dead token means the vault locked: forget it and let the shell wipe.
+        this.#token = undefined;
+        this.onDidLoseSession?.();
+      }
       throw new ApiError(
         res.status,
         e['code'] ?? 'unknown',

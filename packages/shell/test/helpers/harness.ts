@@ -5,7 +5,7 @@
  * playwright-core) with the flags from HOST-NOTES.md.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,13 +24,36 @@ import { createDaemon, type Daemon, type OrchestratorFactory } from '@virtos/ser
 export const SHELL_DIR = fileURLToPath(new URL('../../', import.meta.url));
 export const ARTIFACTS = fileURLToPath(new URL('../../../../artifacts/', import.meta.url));
 
-/** Builds the shell when dist/ is missing (tests and benches need the real bundle). */
+/**
+ * Builds the shell when dist/ is missing or older than any package's sources (the same rule as
+ * scripts/setup.sh), so the bundle and the canary manifest match the code under test.
+ */
 export function ensureBuilt(): void {
-  if (existsSync(join(SHELL_DIR, 'dist', 'index.html'))) return;
+  const manifest = join(SHELL_DIR, 'dist', 'canary-manifest.json');
+  if (existsSync(manifest) && !isNewerThan(join(SHELL_DIR, '..'), statSync(manifest).mtimeMs)) {
+    return;
+  }
   execFileSync('npm', ['run', 'build', '-w', '@virtos/shell'], {
     cwd: join(SHELL_DIR, '..', '..'),
     stdio: 'inherit',
+    // Vitest sets NODE_ENV=test, which would make Vite build a development bundle.
+    env: { ...process.env, NODE_ENV: 'production' },
   });
+}
+
+function isNewerThan(packagesDir: string, t: number): boolean {
+  const walk = (d: string): boolean => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory() ? walk(p) : statSync(p).mtimeMs > t) return true;
+    }
+    return false;
+  };
+  for (const pkg of readdirSync(packagesDir)) {
+    const src = join(packagesDir, pkg, 'src');
+    if (existsSync(src) && walk(src)) return true;
+  }
+  return false;
 }
 
 /** The orchestrator stand-in: nothing to reconcile, no environments. */

@@ -119,14 +119,9 @@ const SETTINGS_PREFIX = 'shell.';
 /** The vault collection of audit records (shared with the Security Center). */
 export const AUDIT_COLLECTION = 'audit';
 
-/**
- * The unlocked vault behind the personal state, or undefined. PersonalState keeps its vault
- * private; the shell's routes need the vault's settings and unlocker API, so they read the field
- * here, in one place, until PersonalState offers an accessor.
- */
+/** The unlocked vault behind the personal state, or undefined while locked. */
 export function unlockedVault(state: PersonalState<UnlockedService>): Vault | undefined {
-  const v = (state as unknown as { vault?: Vault }).vault;
-  return state.isUnlocked && v?.isUnlocked ? v : undefined;
+  return state.isUnlocked ? state.currentVault() : undefined;
 }
 
 /** Registers settings, canary and passkey routes, and starts the canary. */
@@ -159,12 +154,8 @@ export function registerShellRoutes(app: FastifyInstance, deps: ShellRouteDeps):
       deps.logger.warn('canary: audit write failed', { error: String(e) });
     }
   };
-  const unlocked = (): Vault => {
-    const v = unlockedVault(state);
-    if (v) return v;
-    state.current(); // throws server.locked / server.no_vault
-    throw ServerErrors.create('locked', 'The vault is locked.');
-  };
+  // Throws server.locked / server.no_vault while locked.
+  const unlocked = (): Vault => state.currentVault();
 
   r.get(
     '/api/shell/canary',
