@@ -118,6 +118,8 @@ export interface CanaryMonitorOptions {
   readonly intervalMs?: number;
   readonly distDir?: string;
   readonly repoRoot?: string;
+  /** Called after a new finding was queued for the audit log (the caller writes it when it can). */
+  readonly onDidQueueAudit?: () => void;
 }
 
 /** Runs the check at start and every `intervalMs`, and keeps mismatches for the audit log. */
@@ -187,6 +189,7 @@ export class CanaryMonitor implements Disposable {
         hint: 'Rebuild from a trusted checkout (npm run build) and compare the manifest digest.',
       });
       this.pending.push({ at: now, action: 'canary.mismatch', details: { mismatches } });
+      this.options.onDidQueueAudit?.();
     }
     return this.last;
   }

@@ -111,6 +111,8 @@ export interface ShellRouteDeps {
   readonly identity: () => ListenIdentity;
   /** Re-check period of the canary in ms (default 60 s). */
   readonly canaryIntervalMs?: number;
+  /** Where the canary looks (tests): the shell's dist/ and the repository root. */
+  readonly canaryPaths?: { readonly distDir: string; readonly repoRoot: string };
 }
 
 /** Settings the shell keeps in the vault (key -> JSON value). */
@@ -132,28 +134,34 @@ export function registerShellRoutes(app: FastifyInstance, deps: ShellRouteDeps):
     logger: deps.logger.child({ component: 'canary' }),
     clock: deps.clock,
     ...(deps.canaryIntervalMs !== undefined && { intervalMs: deps.canaryIntervalMs }),
+    ...deps.canaryPaths,
+    // A finding of a periodic check goes to the audit log at once when the vault is unlocked.
+    // (Deferred: the first check runs inside the constructor, before `canary` is assigned.)
+    onDidQueueAudit: () => queueMicrotask(() => void flushAudit()),
   });
   canary.start();
   app.addHook('onClose', async () => canary.dispose());
 
-  const flushAudit = async () => {
+  async function flushAudit(): Promise<void> {
     const v = unlockedVault(state);
     if (!v) return;
     const entries: CanaryAuditEntry[] = canary.drainAudit();
-    if (!entries.length) return;
+    let written = 0;
     try {
       // SECURITY: canary findings end up in the vault's audit log (sealed, chained), so they
-      // survive restarts and show in the Security Center.
-      await v.transaction((tx) => {
-        for (const e of entries) {
-          tx.records(AUDIT_COLLECTION).set(`${String(e.at).padStart(15, '0')}-canary`, e);
-        }
-      });
+      // survive restarts and show in the Security Center. Same record shape as the other audit
+      // writers (KeyValueApi), keyed `<ms, 15 digits>-canary-<n>`.
+      for (const e of entries) {
+        await v
+          .records(AUDIT_COLLECTION)
+          .set(`${String(e.at).padStart(15, '0')}-canary-${written}`, e);
+        written++;
+      }
     } catch (e) {
-      canary.requeue(entries);
+      canary.requeue(entries.slice(written));
       deps.logger.warn('canary: audit write failed', { error: String(e) });
     }
-  };
+  }
   // Throws server.locked / server.no_vault while locked.
   const unlocked = (): Vault => state.currentVault();
 
