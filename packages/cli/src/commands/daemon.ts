@@ -55,8 +55,9 @@ directory is $VIRTOS_HOME (default ~/.virtos). Then, in another terminal:
   virtos env create "a debian shell with git"
   virtos lock            lock the vault and end every session
 
-Commands that need the daemon run embedded (in this process, for one command) when no daemon is
-running: they ask for the passphrase and leave environments running for the next daemon.`,
+Stopping the daemon (Ctrl-C, SIGTERM) terminates running environments and records it. With no
+daemon running, virtos env ls|show|events|modify|rm run embedded (in this process, for one
+command, asking for the passphrase); env create|suspend|resume|exec|shell need the daemon.`,
     )
     .action(async (opts: StartOptions) => {
       try {
@@ -78,6 +79,10 @@ running: they ask for the passphrase and leave environments running for the next
         }
         await running.stopped;
         ctx.exitCode = EXIT.ok;
+        // The runtime keeps each environment's `crun run` as a child of this process; once the
+        // daemon has stopped (records persisted, vault closed) nothing else needs the process, and
+        // those children must not keep it alive. The next start reconciles what they did.
+        process.exit(EXIT.ok);
       } catch (e) {
         reportError(ctx, e, false);
       }

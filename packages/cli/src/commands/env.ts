@@ -27,6 +27,15 @@ const parseFd = (v: string): number => {
 
 const SETTLED: ReadonlySet<LifecycleState> = new Set(['running', 'failed', 'terminated']);
 
+/**
+ * Why some commands cannot run embedded: the runtime keeps each environment's processes as
+ * children of the process that started them, so an environment made by a one-shot command would
+ * end (or be orphaned) with it, and none is running while no daemon runs.
+ */
+const NEEDS_DAEMON_CREATE = 'an environment lives as long as the daemon process that started it.';
+const NEEDS_DAEMON_RUNNING =
+  'environments run only while the daemon runs (they end with it; records say so on the next start).';
+
 function common(cmd: Command): Command {
   return cmd
     .option('--json', 'print exactly one JSON document on stdout')
@@ -46,8 +55,9 @@ export function registerEnvCommands(program: Command, ctx: CliContext): void {
       'after',
       `
 Commands talk to the running daemon (start it with \`virtos\`, then \`virtos unlock\`). When no
-daemon is running they run embedded for one command: they ask for the vault passphrase (or read
-it from --passphrase-fd N), act, and exit; environments keep running for the next daemon.
+daemon is running, ls, show, events, modify and rm run embedded for one command: they ask for the
+vault passphrase (or read it from --passphrase-fd N), act, and exit. create, suspend, resume, exec
+and shell need the daemon: an environment lives as long as the daemon process that started it.
 ID is an environment id (env_…) or the name of an active environment.
 
 Exit codes: 0 ok; 3 blocking findings or an operation not allowed in the current state;
@@ -56,13 +66,17 @@ Exit codes: 0 ok; 3 blocking findings or an operation not allowed in the current
     );
 
   /** Runs `fn` with a connection, reporting errors and always closing. */
-  async function withClient(opts: Common, fn: (c: Connection) => Promise<void>): Promise<void> {
+  async function withClient(
+    opts: Common,
+    fn: (c: Connection) => Promise<void>,
+    needsDaemon?: string,
+  ): Promise<void> {
     let c: Connection | undefined;
     try {
-      c = await connect(
-        ctx,
-        opts.passphraseFd !== undefined ? { passphraseFd: opts.passphraseFd } : {},
-      );
+      c = await connect(ctx, {
+        ...(opts.passphraseFd !== undefined && { passphraseFd: opts.passphraseFd }),
+        ...(needsDaemon !== undefined && { requireDaemon: needsDaemon }),
+      });
       await fn(c);
     } catch (e) {
       reportError(ctx, e, opts.json === true);
@@ -92,57 +106,61 @@ Exit codes: 0 ok; 3 blocking findings or an operation not allowed in the current
       ),
   ).action(async (words: string[], opts: Common & { yes?: boolean; wait?: boolean }) => {
     const json = opts.json === true;
-    await withClient(opts, async (c) => {
-      const request = words.join(' ').trim();
-      if (!request) {
-        throw CliErrors.create('usage', 'The request is empty.', {
-          hint: 'Say what you want, e.g. virtos env create "a debian shell with git".',
-        });
-      }
-      const composed = await c.client.compose(request);
-      if (!json || !opts.yes) {
-        const say = json ? ctx.err : ctx.out;
-        if (composed.spec)
-          say(`Spec${composed.ok ? '' : ' (not ready)'}:\n${formatSpec(composed.spec)}`);
-        if (composed.findings.length) say(`Findings:\n${formatFindings(composed.findings)}`);
-      }
-      if (!composed.ok) {
-        if (json) printJson(ctx, { ok: false, spec: composed.spec, findings: composed.findings });
-        else ctx.out('Answer the questions or change the request, then try again.\n');
-        ctx.exitCode = EXIT.notOk;
-        return;
-      }
-      if (!opts.yes && !(await confirm(ctx, 'Create this environment?'))) {
-        ctx.err('Not created.\n');
-        ctx.exitCode = EXIT.cancelled;
-        return;
-      }
-      const wait = opts.wait !== false;
-      // Over HTTP: create without waiting and follow the event stream for progress. Embedded: the
-      // process ends with the command, so it waits, then shows the history.
-      const out = await c.client.create({ request }, { wait: wait && c.embedded });
-      if (!out.ok) {
-        if (json) printJson(ctx, { ok: false, spec: out.spec, findings: out.findings });
-        else ctx.out(`Findings:\n${formatFindings(out.findings)}`);
-        ctx.exitCode = EXIT.notOk;
-        return;
-      }
-      let record: EnvironmentRecord = out.record;
-      if (!json) ctx.err(`Requested ${record.id} (${record.name}).\n`);
-      if (wait) {
-        await c.client.follow(
-          record.id,
-          (e) => {
-            if (!json) ctx.err(formatEvent(e));
-          },
-          { until: (e) => e.to !== undefined && SETTLED.has(e.to) },
-        );
-        record = await c.client.get(record.id);
-      }
-      if (json) printJson(ctx, record);
-      else ctx.out(formatRecord(record));
-      ctx.exitCode = record.state === 'failed' ? EXIT.unavailable : EXIT.ok;
-    });
+    await withClient(
+      opts,
+      async (c) => {
+        const request = words.join(' ').trim();
+        if (!request) {
+          throw CliErrors.create('usage', 'The request is empty.', {
+            hint: 'Say what you want, e.g. virtos env create "a debian shell with git".',
+          });
+        }
+        const composed = await c.client.compose(request);
+        if (!json || !opts.yes) {
+          const say = json ? ctx.err : ctx.out;
+          if (composed.spec)
+            say(`Spec${composed.ok ? '' : ' (not ready)'}:\n${formatSpec(composed.spec)}`);
+          if (composed.findings.length) say(`Findings:\n${formatFindings(composed.findings)}`);
+        }
+        if (!composed.ok) {
+          if (json) printJson(ctx, { ok: false, spec: composed.spec, findings: composed.findings });
+          else ctx.out('Answer the questions or change the request, then try again.\n');
+          ctx.exitCode = EXIT.notOk;
+          return;
+        }
+        if (!opts.yes && !(await confirm(ctx, 'Create this environment?'))) {
+          ctx.err('Not created.\n');
+          ctx.exitCode = EXIT.cancelled;
+          return;
+        }
+        const wait = opts.wait !== false;
+        // Create without waiting, then follow the events for progress (a stream over HTTP; polling
+        // embedded, where the orchestrator runs in this process until the command ends).
+        const out = await c.client.create({ request });
+        if (!out.ok) {
+          if (json) printJson(ctx, { ok: false, spec: out.spec, findings: out.findings });
+          else ctx.out(`Findings:\n${formatFindings(out.findings)}`);
+          ctx.exitCode = EXIT.notOk;
+          return;
+        }
+        let record: EnvironmentRecord = out.record;
+        if (!json) ctx.err(`Requested ${record.id} (${record.name}).\n`);
+        if (wait) {
+          await c.client.follow(
+            record.id,
+            (e) => {
+              if (!json) ctx.err(formatEvent(e));
+            },
+            { until: (e) => e.to !== undefined && SETTLED.has(e.to) },
+          );
+          record = await c.client.get(record.id);
+        }
+        if (json) printJson(ctx, record);
+        else ctx.out(formatRecord(record));
+        ctx.exitCode = record.state === 'failed' ? EXIT.unavailable : EXIT.ok;
+      },
+      NEEDS_DAEMON_CREATE,
+    );
   });
 
   common(
@@ -186,18 +204,22 @@ Exit codes: 0 ok; 3 blocking findings or an operation not allowed in the current
   ] as const) {
     common(env.command(name).description(what).argument('<id>')).action(
       async (id: string, opts: Common) => {
-        await withClient(opts, async (c) => {
-          const rid = await resolveId(c, id);
-          const r =
-            verb === 'suspend'
-              ? await c.client.suspend(rid)
-              : verb === 'resume'
-                ? await c.client.resume(rid)
-                : await c.client.terminate(rid);
-          if (opts.json) printJson(ctx, r);
-          else ctx.out(`${r.id} (${r.name}): ${r.state}\n`);
-          ctx.exitCode = EXIT.ok;
-        });
+        await withClient(
+          opts,
+          async (c) => {
+            const rid = await resolveId(c, id);
+            const r =
+              verb === 'suspend'
+                ? await c.client.suspend(rid)
+                : verb === 'resume'
+                  ? await c.client.resume(rid)
+                  : await c.client.terminate(rid);
+            if (opts.json) printJson(ctx, r);
+            else ctx.out(`${r.id} (${r.name}): ${r.state}\n`);
+            ctx.exitCode = EXIT.ok;
+          },
+          verb === 'terminate' ? undefined : NEEDS_DAEMON_RUNNING,
+        );
       },
     );
   }
@@ -283,17 +305,21 @@ Standard output and error are passed through; the exit code is the command's. Ou
 the command ends (the runtime's exec is not streaming; each stream is capped at 1 MiB).`,
       ),
   ).action(async (id: string, command: string[], opts: Common) => {
-    await withClient(opts, async (c) => {
-      const code = await c.client.exec(
-        await resolveId(c, id),
-        { args: command },
-        {
-          stdout: ctx.out,
-          stderr: ctx.err,
-        },
-      );
-      ctx.exitCode = code;
-    });
+    await withClient(
+      opts,
+      async (c) => {
+        const code = await c.client.exec(
+          await resolveId(c, id),
+          { args: command },
+          {
+            stdout: ctx.out,
+            stderr: ctx.err,
+          },
+        );
+        ctx.exitCode = code;
+      },
+      NEEDS_DAEMON_RUNNING,
+    );
   });
 
   common(
@@ -309,9 +335,13 @@ with /bin/sh -c in the environment, as its user, and the working directory carri
 lines (cd works). Programs that need a terminal (vim, top, less) do not work; "exit" or Ctrl-D ends.`,
       ),
   ).action(async (id: string, opts: Common) => {
-    await withClient(opts, async (c) => {
-      ctx.exitCode = await runLineShell(c.client, await resolveId(c, id), ctx);
-    });
+    await withClient(
+      opts,
+      async (c) => {
+        ctx.exitCode = await runLineShell(c.client, await resolveId(c, id), ctx);
+      },
+      NEEDS_DAEMON_RUNNING,
+    );
   });
 }
 

@@ -265,17 +265,32 @@ export class DaemonClient {
 
   /**
    * Follows an environment's events (history after `since`, then live) until `until` returns true
-   * or `signal` aborts. Over inject (embedded) only the history is available.
+   * or `signal` aborts. Over inject (embedded) it polls the history instead of streaming.
    */
   async follow(
     id: string,
     onEvent: (e: EnvironmentEvent) => void,
-    opts: { since?: number; until?: (e: EnvironmentEvent) => boolean; signal?: AbortSignal } = {},
+    opts: {
+      since?: number;
+      until?: (e: EnvironmentEvent) => boolean;
+      signal?: AbortSignal;
+      /** Embedded only: how long to keep polling, ms (default 15 min). */
+      pollLimitMs?: number;
+    } = {},
   ): Promise<void> {
     if (this.transport.isBuffered) {
-      for (const e of await this.events(id, opts.since ?? 0)) {
-        onEvent(e);
-        if (opts.until?.(e)) return;
+      // In-process: poll the history (the orchestrator runs in this process, so it progresses
+      // between polls); stops when `until` holds, the signal aborts, or after `pollLimitMs`.
+      let since = opts.since ?? 0;
+      const end = Date.now() + (opts.pollLimitMs ?? 15 * 60_000);
+      while (!opts.signal?.aborted && Date.now() < end) {
+        for (const e of await this.events(id, since)) {
+          since = e.seq;
+          onEvent(e);
+          if (opts.until?.(e)) return;
+        }
+        if (!opts.until) return;
+        await new Promise((r) => setTimeout(r, 100));
       }
       return;
     }

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createLogger, jsonLineSink, type Logger } from '@virtos/core';
 import { createBuiltins, type BuiltinsOptions } from '../builtins.js';
+import type { Provisioner } from '@virtos/orchestrator';
 import { createDaemon, DEFAULT_PORT, type Daemon } from './daemon.js';
 
 /** Options of {@link runDaemon}. */
@@ -75,7 +76,11 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
   const stop = () =>
     (stopping ??= (async () => {
       try {
+        await endEnvironments(daemon, logger);
         await daemon.close();
+        // Anything still on the host (the vault was locked, so no record could be written):
+        // removed exactly; the next unlock's reconcile marks those records failed (vanished).
+        await teardownAll(builtins.provisioner, logger);
       } finally {
         builtins.dispose();
         resolveStopped();
@@ -105,4 +110,58 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
     child.unref();
   }
   return { daemon, url, stopped, stop };
+}
+
+/** Longest a shutdown waits for environments to be terminated, ms. */
+const SHUTDOWN_TERMINATE_MS = 60_000;
+
+/**
+ * The runtime keeps an environment's processes as children of the daemon (`crun run` in the
+ * foreground), so an environment cannot outlive the daemon in a known state: left alone it would
+ * be orphaned, and the next daemon could neither see nor reach it. So a graceful stop terminates
+ * running and suspended environments through the orchestrator (records say `terminated`, every
+ * trace is removed); requested ones stay queued for the next start, and provisionings in flight
+ * are aborted and queued again by the orchestrator's own shutdown.
+ */
+async function endEnvironments(daemon: Daemon, logger: Logger): Promise<void> {
+  if (!daemon.state.isUnlocked) return;
+  const orch = daemon.state.current();
+  const deadline = AbortSignal.timeout(SHUTDOWN_TERMINATE_MS);
+  const timeout = new Promise<never>((_, reject) =>
+    deadline.addEventListener('abort', () => reject(deadline.reason), { once: true }),
+  );
+  timeout.catch(() => undefined);
+  // A provisioning that finishes meanwhile becomes running and is terminated by the next pass;
+  // one still in flight after a few passes is aborted and queued again by the orchestrator.
+  for (let pass = 0; pass < 10 && !deadline.aborted; pass++) {
+    const all = await orch.list();
+    const live = all.filter((r) => r.state === 'running' || r.state === 'suspended');
+    if (live.length > 0)
+      logger.info('daemon stopping: terminating environments', { count: live.length });
+    await Promise.all(
+      live.map((r) =>
+        Promise.race([orch.terminate(r.id), timeout]).catch((e: unknown) =>
+          logger.warn('could not terminate at shutdown', { env: r.id, error: String(e) }),
+        ),
+      ),
+    );
+    if (!all.some((r) => r.state === 'provisioning')) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Removes every environment the provisioner still has on the host. */
+async function teardownAll(provisioner: Provisioner, logger: Logger): Promise<void> {
+  const ctx = { signal: AbortSignal.timeout(SHUTDOWN_TERMINATE_MS) };
+  try {
+    for (const id of await provisioner.list(ctx)) {
+      await provisioner
+        .teardown(ctx, id)
+        .catch((e: unknown) =>
+          logger.warn('teardown at shutdown failed', { env: id, error: String(e) }),
+        );
+    }
+  } catch (e) {
+    logger.warn('could not list environments at shutdown', { error: String(e) });
+  }
 }

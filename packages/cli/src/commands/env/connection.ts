@@ -30,8 +30,8 @@ export function virtosHome(ctx: CliContext): string {
 export interface ConnectOptions {
   /** Unlock from this fd in embedded mode. */
   readonly passphraseFd?: number;
-  /** Never run embedded: fail when no daemon answers. */
-  readonly requireDaemon?: boolean;
+  /** Never run embedded: fail when no daemon answers, saying why this command needs it. */
+  readonly requireDaemon?: string;
 }
 
 /** A client and what to do when the command is done. */
@@ -67,10 +67,12 @@ export async function connect(ctx: CliContext, opts: ConnectOptions = {}): Promi
     const client = new DaemonClient(new HttpTransport(running, session.token));
     return { client, embedded: false, close: async () => {} };
   }
-  if (opts.requireDaemon) {
-    throw ServerErrors.create('daemon_unreachable', 'No VirtOS daemon is running.', {
-      hint: 'Start it with `virtos` (no arguments) in another terminal.',
-    });
+  if (opts.requireDaemon !== undefined) {
+    throw ServerErrors.create(
+      'daemon_unreachable',
+      `No VirtOS daemon is running, and this command needs it: ${opts.requireDaemon}`,
+      { hint: 'Start it with `virtos` (no arguments) in another terminal, then `virtos unlock`.' },
+    );
   }
   return embedded(ctx, home, opts);
 }
