@@ -148,3 +148,32 @@ describe('line shell helpers', () => {
     expect(splitPwd('plain\n')).toEqual({ output: 'plain\n', cwd: undefined });
   });
 });
+
+describe('without a daemon', () => {
+  it('env create, exec and shell refuse with exit 5 and say why; nothing is started', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'virtos-cli-nodaemon-'));
+    try {
+      for (const args of [
+        ['env', 'create', '--yes', 'a debian shell'],
+        ['env', 'exec', 'env_x', '--', 'true'],
+        ['env', 'shell', 'env_x'],
+        ['env', 'suspend', 'env_x'],
+      ]) {
+        let err = '';
+        const ctx: CliContext = {
+          out: () => undefined,
+          err: (t) => void (err += t),
+          env: { VIRTOS_HOME: empty, HOME: empty },
+          cwd: empty,
+          readFile: async () => '',
+          exitCode: 0,
+        };
+        expect(await runCli(args, ctx), args.join(' ')).toBe(5);
+        expect(err).toMatch(/needs it: .*daemon/);
+        expect(err).toMatch(/Hint: Start it with `virtos`/);
+      }
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+});
