@@ -41,11 +41,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lockhash" ]; then
   echo "$lockhash" >"$stamp"
 fi
 
-# The App Shell: build it when dist/ is missing or older than its sources or than the daemon's code
-# (the build writes the canary manifest over both).
+# The App Shell and the built-in modules: build them when dist/ is missing or older than their
+# sources or than the daemon's code (the build writes the canary manifest over both).
 manifest=packages/shell/dist/canary-manifest.json
-if [ ! -f "$manifest" ] || [ -n "$(find packages/*/src packages/shell/index.html packages/shell/public \
-  packages/shell/vite.config.ts -newer "$manifest" -print -quit 2>/dev/null)" ]; then
-  echo "setup: building the shell" >&2
+if [ ! -f "$manifest" ] || [ ! -d packages/modules/dist ] || [ -n "$(find packages/*/src \
+  packages/modules/*/src packages/shell/index.html packages/shell/public packages/shell/vite.config.ts \
+  -newer "$manifest" -print -quit 2>/dev/null)" ]; then
+  echo "setup: building the shell and the built-in modules" >&2
   npm run build --silent >/dev/null
 fi
