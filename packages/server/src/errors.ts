@@ -32,6 +32,8 @@ export const ServerErrors = defineErrors('server', {
   vault_exists: 'already_exists',
   /** The composer found blocking problems in the request; the findings say which. */
   compose_not_ok: 'failed_precondition',
+  /** The environment cannot be streamed now (not running, or no display). */
+  not_streamable: 'failed_precondition',
   /** The daemon is shutting down. */
   shutting_down: 'unavailable',
   /** The listen address is not allowed or not free. */

@@ -36,6 +36,23 @@ describe('StreamTokenService', () => {
     expect(tokens.consume(token, 'env_a').ok).toBe(false);
   });
 
+  it('check() pre-verifies without consuming, and burns a token that fails it', () => {
+    const { clock, tokens } = make(2_000);
+    const { token } = tokens.issue('env_a', 's');
+    expect(tokens.check(token, 'env_a')).toBe(true);
+    expect(tokens.check(token, 'env_a')).toBe(true);
+    expect(tokens.consume(token, 'env_a').ok).toBe(true);
+    expect(tokens.check(token, 'env_a')).toBe(false);
+    expect(tokens.check(undefined, 'env_a')).toBe(false);
+    expect(tokens.check('short', 'env_a')).toBe(false);
+    const other = tokens.issue('env_a', 's').token;
+    expect(tokens.check(other, 'env_b')).toBe(false);
+    expect(tokens.consume(other, 'env_a').ok).toBe(false);
+    const late = tokens.issue('env_a', 's').token;
+    clock.advance(2_000);
+    expect(tokens.check(late, 'env_a')).toBe(false);
+  });
+
   it('expires after the ttl (monotonic clock)', () => {
     const { clock, tokens } = make(2_000);
     const t1 = tokens.issue('env_a', 's').token;

@@ -153,6 +153,30 @@ export class StreamTokenService {
     return ok({ envId: entry.envId, sessionId: entry.sessionId });
   }
 
+  /**
+   * Pre-checks `token` for `envId` WITHOUT consuming it when it is valid, for a router that must
+   * authenticate an upgrade before handing it to the gateway (which then consumes the token). A
+   * token that fails the check (wrong environment, expired) is burnt, exactly as {@link consume}
+   * would burn it, so probing with a leaked token costs the token.
+   */
+  check(token: string | undefined | null, envId: string): boolean {
+    if (!token || !TOKEN_PATTERN.test(token)) return false;
+    const digest = digestOf(token);
+    const key = digest.toString('hex');
+    const entry = this.entries.get(key);
+    if (!entry) return false;
+    const want = Buffer.from(entry.envId, 'utf8');
+    const got = Buffer.from(envId, 'utf8');
+    const good =
+      timingSafeEqual(entry.digest, digest) &&
+      this.clock.monotonic() < entry.expiresMono &&
+      want.length === got.length &&
+      timingSafeEqual(want, got);
+    // SECURITY: a failed presentation burns the token, as consume() does.
+    if (!good) this.entries.delete(key);
+    return good;
+  }
+
   /** Drops every outstanding token of a session (on logout or lock). Returns how many. */
   revokeSession(sessionId: string): number {
     let n = 0;

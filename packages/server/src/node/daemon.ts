@@ -5,10 +5,11 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, jsonLineSink, systemClock, type Clock, type Logger } from '@virtos/core';
+import { StreamGateway, StreamTokenService } from '@virtos/gateway';
 import type { Orchestrator } from '@virtos/orchestrator';
 import type { KdfParams, Vault } from '@virtos/vault';
 import { buildApp, type HttpMetrics } from './app.js';
-import { isLoopbackHost, type ListenIdentity } from '../common/request-guard.js';
+import { allowedOrigins, isLoopbackHost, type ListenIdentity } from '../common/request-guard.js';
 import { ServerErrors } from '../errors.js';
 import { homeFiles, removeFile, writePrivateJson } from './client.js';
 import { PersonalState } from './personal-state.js';
@@ -17,6 +18,7 @@ import { registerSessionRoutes } from './routes/session-routes.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModuleApiRoutes } from './routes/module-api-routes.js';
 import { registerShellRoutes } from './routes/shell-routes.js';
+import { registerStreamRoutes } from './routes/stream-routes.js';
 import { SessionManager } from './session-manager.js';
 import { UpgradeRouter, type UpgradeAuthenticator, type UpgradeHandler } from './upgrade-router.js';
 
@@ -60,6 +62,10 @@ export interface Daemon {
   readonly state: PersonalState<Orchestrator>;
   readonly metrics: HttpMetrics;
   readonly logger: Logger;
+  /** Stream tokens (issued by `POST /api/environments/:id/stream-token`). */
+  readonly streamTokens: StreamTokenService;
+  /** The streaming gateway on `/streams/`, once listening (its origins need the port). */
+  readonly gateway: StreamGateway | undefined;
   /** `http://host:port` once listening. */
   readonly url: string;
   /**
@@ -105,8 +111,27 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     vaultPath: join(options.home, 'vault.virtos'),
     deviceDir: join(options.home, 'device'),
     logger,
-    makeService: (vault) =>
-      options.makeOrchestrator(vault, logger.child({ component: 'orchestrator' })),
+    makeService: async (vault) => {
+      const orch = await options.makeOrchestrator(
+        vault,
+        logger.child({ component: 'orchestrator' }),
+      );
+      // SECURITY: a stream must not outlive its environment's running state. The orchestrator
+      // announces transitions after the provisioner froze or removed the environment; the streams
+      // (and outstanding tokens) of that environment end here with a code the client can show.
+      orch.onDidChange((e) => {
+        if (e.type !== 'transition' || !e.to) return;
+        if (e.to === 'suspended') gateway?.closeEnvironment(e.envId, 'suspended');
+        else if (e.to === 'terminated') gateway?.closeEnvironment(e.envId, 'terminated');
+        else if (e.to === 'failed') {
+          gateway?.closeEnvironment(e.envId, 'other', 'The environment failed.');
+        }
+        if (e.to === 'suspended' || e.to === 'terminated' || e.to === 'failed') {
+          streamTokens.revokeEnvironment(e.envId);
+        }
+      });
+      return orch;
+    },
     ...(options.kdf && { kdf: options.kdf }),
     ...(options.allowWeakKdf && { allowWeakKdf: true }),
   });
@@ -128,14 +153,37 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
   });
   const shutdown = new AbortController();
+  // The streaming gateway: tokens exist from the start (the API issues them); the gateway is made
+  // at listen, when the port (and so the daemon's own origins) is known.
+  const streamTokens = new StreamTokenService({ clock });
+  let gateway: StreamGateway | undefined;
+  const tokenSessions = new Set<string>();
   registerSessionRoutes(
     app,
     { state, sessions, version: DAEMON_VERSION },
     Math.round(idleMs / 1000),
   );
   registerEnvironmentRoutes(app, { state, signal: shutdown.signal, logger });
-  registerMetricsRoute(app, { state, metrics });
+  registerMetricsRoute(app, { state, metrics, extra: () => gateway?.metrics() ?? '' });
   registerModuleApiRoutes(app, state);
+  registerStreamRoutes(app, {
+    state,
+    sessions,
+    tokens: streamTokens,
+    gateway: () => gateway,
+    onIssued: (sessionId) => tokenSessions.add(sessionId),
+  });
+  // SECURITY: locking ends every session, so every stream token a session holds is revoked, and
+  // open streams end too (the display of a locked computer must not stay on screen).
+  state.onDidLock(() => {
+    for (const sessionId of tokenSessions) streamTokens.revokeSession(sessionId);
+    tokenSessions.clear();
+    if (gateway) {
+      for (const envId of new Set(gateway.stats().map((s) => s.envId))) {
+        gateway.closeEnvironment(envId, 'other', 'The vault was locked.');
+      }
+    }
+  });
   registerShellRoutes(app, {
     state,
     sessions,
@@ -146,6 +194,25 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     idleS: Math.round(idleMs / 1000),
   });
   const upgrades = new UpgradeRouter(identity, sessions);
+  // SECURITY: mounted on the upgrade router, so the daemon's Host and Origin checks run first.
+  // Browsers cannot send Authorization on a WebSocket: the stream token in `?token=` is the
+  // credential. The router pre-checks it (without consuming a valid one; a failing one is burnt)
+  // and the gateway consumes it (single use), checks the Origin against its own exact list, and
+  // connects only to the endpoint the resolver names.
+  upgrades.register(
+    '/streams/',
+    (req, socket, head) => {
+      if (!gateway?.handleUpgrade(req, socket, head)) socket.destroy();
+    },
+    (req) => {
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      // The raw (undecoded) id, as the gateway reads it.
+      const envId = (q < 0 ? url : url.slice(0, q)).slice('/streams/'.length);
+      const token = new URLSearchParams(q < 0 ? '' : url.slice(q + 1)).get('token');
+      return streamTokens.check(token, envId);
+    },
+  );
   let url = '';
   let listening = false;
   let closing: Promise<void> | undefined;
@@ -156,6 +223,10 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     state,
     metrics,
     logger,
+    streamTokens,
+    get gateway() {
+      return gateway;
+    },
     get url() {
       return url;
     },
@@ -167,6 +238,24 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       await app.listen({ host, port });
       const addr = app.server.address();
       if (addr && typeof addr === 'object') port = addr.port;
+      // SECURITY: only the daemon's own origins (http://127.0.0.1:<port>, http://localhost:<port>,
+      // and the listen host's) may open streams; never derived from a request's Host header.
+      gateway = new StreamGateway({
+        tokens: streamTokens,
+        allowedOrigins: [...allowedOrigins(identity())],
+        clock,
+        logger: logger.child({ component: 'gateway' }),
+        // SECURITY: the socket path comes only from the orchestrator, keyed by the checked id.
+        resolveEndpoint: async (envId) => {
+          const orch = state.current();
+          const rec = await orch.get(envId);
+          if (rec.state !== 'running') return undefined;
+          // Terminal environments have no PTY bridge yet: no endpoint, the gateway refuses.
+          if (rec.spec.display !== 'desktop') return undefined;
+          const d = await orch.display(envId);
+          return { protocol: d.protocol, socketPath: d.socketPath };
+        },
+      });
       url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
       if (!isLoopbackHost(host)) {
         logger.warn('listening on a non-loopback address without TLS', {
@@ -185,6 +274,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         logger.info('daemon shutting down');
         shutdown.abort(ServerErrors.create('shutting_down', 'The daemon is shutting down.'));
         sessions.revokeAll();
+        // SECURITY: streams end (1001) and no new ones open before the orchestrator stops.
+        gateway?.close();
         await app.close();
         await state.close();
         if (listening) await removeFile(homeFiles(options.home).daemon);

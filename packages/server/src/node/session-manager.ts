@@ -76,6 +76,16 @@ export class SessionManager implements Disposable {
     return true;
   }
 
+  /**
+   * A stable, non-secret id of the live session holding `token` (for binding stream tokens to a
+   * session), or undefined when the token is not live. The id is a prefix of the token's SHA-256
+   * digest: it names the session without being usable as a credential.
+   */
+  sessionId(token: string | undefined): string | undefined {
+    if (token === undefined || !this.verify(token)) return undefined;
+    return `sess_${digest(token).subarray(0, 12).toString('hex')}`;
+  }
+
   /** Forgets one token (no error when unknown). */
   revoke(token: string): void {
     const d = digest(token);

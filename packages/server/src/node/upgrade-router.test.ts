@@ -39,7 +39,7 @@ function upgrade(
 
 beforeAll(async () => {
   t = await makeTestDaemon({ port: 0 });
-  t.daemon.registerUpgrade('/streams/', (req, socket) => {
+  t.daemon.registerUpgrade('/ws/', (req, socket) => {
     seen.push(req.url ?? '');
     socket.end(
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
@@ -68,28 +68,34 @@ afterAll(async () => {
 
 describe('registerUpgrade (the hook for the streaming gateway)', () => {
   it('hands an authenticated same-origin upgrade to the handler', async () => {
-    const r = await upgrade('/streams/env_x', { authorization: `Bearer ${token}` });
+    const r = await upgrade('/ws/env_x', { authorization: `Bearer ${token}` });
     expect(r.status).toBe(101);
-    expect(seen).toEqual(['/streams/env_x']);
+    expect(seen).toEqual(['/ws/env_x']);
   });
 
   it('refuses no token (401), a foreign Host or Origin (403) and unknown paths (404)', async () => {
-    const noToken = await upgrade('/streams/env_x', {});
+    const noToken = await upgrade('/ws/env_x', {});
     expect(noToken.status).toBe(401);
     expect(JSON.parse(noToken.body)).toMatchObject({ error: { code: 'server.unauthenticated' } });
-    const host = await upgrade('/streams/env_x', {
+    const host = await upgrade('/ws/env_x', {
       authorization: `Bearer ${token}`,
       host: `evil.example:${port}`,
     });
     expect(host.status).toBe(403);
-    const origin = await upgrade('/streams/env_x', {
+    const origin = await upgrade('/ws/env_x', {
       authorization: `Bearer ${token}`,
       origin: 'http://evil.example',
     });
     expect(origin.status).toBe(403);
     expect(JSON.parse(origin.body)).toMatchObject({ error: { code: 'server.bad_origin' } });
     expect((await upgrade('/nothing', { authorization: `Bearer ${token}` })).status).toBe(404);
-    expect(seen).toEqual(['/streams/env_x']);
+    expect(seen).toEqual(['/ws/env_x']);
+  });
+
+  it('the daemon mounts the gateway on /streams/: a session token is not a stream token', async () => {
+    const r = await upgrade('/streams/env_x', { authorization: `Bearer ${token}` });
+    expect(r.status).toBe(401);
+    expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'server.unauthenticated' } });
   });
 
   it('lets a plugin authenticate with its own short-lived token', async () => {

@@ -13,6 +13,8 @@ import type { PersonalState } from '../personal-state.js';
 export interface MetricsRouteDeps {
   readonly state: PersonalState<Orchestrator>;
   readonly metrics: HttpMetrics;
+  /** More exposition text appended as is (the streaming gateway's families). */
+  readonly extra?: () => string;
 }
 
 const STATES = [
@@ -53,7 +55,8 @@ export function renderMetrics(deps: MetricsRouteDeps): string {
     'HTTP requests by method, route and status.',
     deps.metrics.requests.samples(),
   );
-  return text.toString();
+  const extra = deps.extra?.() ?? '';
+  return extra ? `${text.toString().replace(/\n?$/, '\n')}${extra}` : text.toString();
 }
 
 /** Registers `GET /metrics`. */
