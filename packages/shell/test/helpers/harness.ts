@@ -63,6 +63,8 @@ const stubOrchestrator: OrchestratorFactory = () =>
     dispose: () => {},
     shutdown: async () => {},
     metrics: () => ({ byState: {}, queueLength: 0, provisioningSeconds: [] }),
+    // The daemon follows transitions to close streams of suspended environments.
+    onDidChange: () => ({ dispose: () => {} }),
   }) as unknown as Awaited<ReturnType<OrchestratorFactory>>;
 
 /** A listening daemon and where the browser reaches it (`localhost`, which WebAuthn accepts). */
