@@ -45,7 +45,7 @@ fi
 # sources or than the daemon's code (the build writes the canary manifest over both).
 manifest=packages/shell/dist/canary-manifest.json
 if [ ! -f "$manifest" ] || [ ! -d packages/modules/dist ] || [ -n "$(find packages/*/src \
-  packages/modules/*/src packages/shell/index.html packages/shell/public packages/shell/vite.config.ts \
+  packages/modules/*/src packages/modules/shared packages/shell/index.html packages/shell/public packages/shell/vite.config.ts \
   -newer "$manifest" -print -quit 2>/dev/null)" ]; then
   echo "setup: building the shell and the built-in modules" >&2
   npm run build --silent >/dev/null

@@ -11,6 +11,8 @@ import { build } from 'esbuild';
 
 /** The packages/modules directory. */
 export const MODULES_ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The stylesheet of built-in modules that bring none of their own. */
+const BASE_STYLE = join(MODULES_ROOT, 'shared', 'base.css');
 
 /** Bundles one module entry into a single script (no imports left, no eval). */
 export async function bundleScript(entry: string): Promise<string> {
@@ -42,8 +44,9 @@ export async function buildModules(
       id: string;
     };
     const script = await bundleScript(join(dir, 'src', 'main.ts'));
-    const stylePath = join(dir, 'src', 'style.css');
-    const style = existsSync(stylePath) ? await readFile(stylePath, 'utf8') : '';
+    // A module's own stylesheet, else the shared one the built-in modules look alike with.
+    const own = join(dir, 'src', 'style.css');
+    const style = await readFile(existsSync(own) ? own : BASE_STYLE, 'utf8');
     const pkg = JSON.stringify({ manifest, script, style });
     await writeFile(join(outDir, `${manifest.id}.module.json`), pkg);
     built.push({ id: manifest.id, bytes: Buffer.byteLength(script) });
