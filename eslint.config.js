@@ -30,6 +30,8 @@ const ALLOWED = {
     'orchestrator',
     'gateway',
     'net',
+    // The capability list that module manifests are checked against.
+    'module-sdk',
   ],
   // The CLI talks to the daemon, or runs lower packages embedded for one-shot commands.
   cli: [

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { CAPABILITIES } from '@virtos/module-sdk';
 import type { Vault } from '@virtos/vault';
 import { typed } from '../app.js';
 import type { PersonalState, UnlockedService } from '../personal-state.js';
@@ -20,19 +21,8 @@ import { ModuleApiErrors } from './module-api-errors.js';
 import { ErrorBodySchema } from './schemas.js';
 import { KeyName, type VaultAccess } from './vault-deps.js';
 
-/** Capabilities a manifest may request (the same list as @virtos/module-sdk's). */
-export const MODULE_CAPABILITIES = [
-  'notes:read',
-  'notes:write',
-  'files:read',
-  'files:write',
-  'environments:manage',
-  'search',
-  'settings:read',
-  'settings:write',
-  'audit:read',
-  'ai:summarize',
-] as const;
+/** Capabilities a manifest may request: the module SDK's list, so the two cannot disagree. */
+export const MODULE_CAPABILITIES = CAPABILITIES;
 
 const CapabilitySchema = z.enum(MODULE_CAPABILITIES);
 /** A module manifest. `strict`: unknown keys (say, a `network` wish) are refused, not ignored. */
