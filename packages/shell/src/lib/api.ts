@@ -34,6 +34,28 @@ export interface CanaryStatus {
   readonly manifestDigest?: string;
 }
 
+/** `POST /api/environments/:id/stream-token`: single use, lives seconds. */
+export interface StreamTokenReply {
+  readonly token: string;
+  /** Same-origin path of the stream, token included (`/streams/<id>?token=…`). */
+  readonly url: string;
+  /** ms since the Unix epoch. */
+  readonly expiresAt: number;
+}
+
+/** One open stream's figures from `GET /api/environments/:id/stream-stats` (a subset). */
+export interface StreamStatsReply {
+  readonly id: string;
+  readonly bytesToClientPerSecond: number;
+  readonly bytesFromClientPerSecond: number;
+  readonly updatesPerSecond: number;
+  /** WebSocket ping round trip, ms. */
+  readonly rttMs: number | null;
+  /** Input-to-update latency, ms. */
+  readonly inputToUpdateMs: { last: number; p50: number; p99: number; samples: number } | null;
+  readonly bufferedToClient: number;
+}
+
 /** A new session. */
 export interface TokenReply {
   readonly token: string;
@@ -167,6 +189,16 @@ export class ApiClient {
 
   passkeyEnrol(body: Record<string, string | number>): Promise<{ id: string }> {
     return this.request('POST', '/api/passkey/enrol', body);
+  }
+
+  /** A fresh single-use token for the display stream of a running desktop environment. */
+  streamToken(id: string): Promise<StreamTokenReply> {
+    return this.request('POST', `/api/environments/${encodeURIComponent(id)}/stream-token`, {});
+  }
+
+  /** Figures of the environment's open streams (the viewer's overlay polls this). */
+  streamStats(id: string): Promise<StreamStatsReply[]> {
+    return this.request('GET', `/api/environments/${encodeURIComponent(id)}/stream-stats`);
   }
 }
 
