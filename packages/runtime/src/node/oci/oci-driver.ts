@@ -40,6 +40,7 @@ import {
   desktopInitScript,
 } from './desktop.js';
 import { OciCli, collect, type OciRuntimeName } from './oci-cli.js';
+import { UsernsAllocator, usernsUnavailableReason, type UsernsLease } from './userns.js';
 
 /** Prefix of every container, bundle and cgroup the driver creates (doctor looks for it). */
 export const CONTAINER_PREFIX = 'virtos-';
@@ -63,6 +64,13 @@ export interface OciDriverOptions {
   readonly binary: string;
   /** Where bundles, VNC directories and the runtime's state live; default {@link DEFAULT_STATE_DIR}. */
   readonly stateDir?: string;
+  /**
+   * Give each environment its own user namespace (a private range of host ids) where the runtime
+   * and host allow it and the root is read-only; default true. See userns.ts.
+   */
+  readonly userNamespaces?: boolean;
+  /** Where per-environment user-namespace directories live; default `/run/virtos-userns`. */
+  readonly usernsDir?: string;
 }
 
 interface OciEnv {
@@ -142,6 +150,14 @@ export class OciDriver
   private readonly envs = new Map<string, OciEnv>();
   private readonly nofile = hostNofileLimit();
   private freezerFiles: readonly { root: string; file: string }[] | undefined;
+  /** Id ranges and root binds for user namespaces; undefined when they are off (see reason). */
+  private readonly userns: UsernsAllocator | undefined;
+  /** Why environments of this driver get no user namespace, or undefined when they do. */
+  readonly usernsOffReason: string | undefined;
+  /** The user-namespace directory in use, or undefined when user namespaces are off. */
+  get usernsDir(): string | undefined {
+    return this.userns?.dir;
+  }
 
   constructor(readonly options: OciDriverOptions) {
     this.kind = KIND[options.runtime];
@@ -151,6 +167,12 @@ export class OciDriver
       binary: options.binary,
       root: join(this.stateDir, options.runtime),
     });
+    this.usernsOffReason =
+      options.userNamespaces === false
+        ? 'turned off in the driver options'
+        : usernsUnavailableReason(options.runtime);
+    this.userns =
+      this.usernsOffReason === undefined ? new UsernsAllocator(options.usernsDir) : undefined;
   }
 
   /** The container name of an environment id. */
@@ -196,26 +218,40 @@ export class OciDriver
     const apps = req.apps ?? (req.spec.apps ?? []).map((a) => appLaunchFor(a.id));
     const args =
       req.process?.args ?? (desktop ? ['/bin/sh', '-c', desktopInitScript(apps)] : ['/bin/sh']);
-    const config = buildOciConfig({
-      security: req.spec.security,
-      resources: req.spec.resources,
-      display: req.spec.display,
-      rootfsPath: req.rootfs,
-      args,
-      env: {
-        ...(desktop ? { DISPLAY: ':1' } : {}),
-        ...(req.process?.env ?? {}),
-      },
-      user,
-      hostname: req.spec.name ?? 'virtos',
-      ...(vncDir !== undefined && { vncDir }),
-      ...(req.netnsPath !== undefined && { netnsPath: req.netnsPath }),
-      ...(req.mounts !== undefined && { mounts: req.mounts }),
-      cgroupsPath: this.cgroupPath(req.id),
-      ...(req.pidsLimit !== undefined && { pidsLimit: req.pidsLimit }),
-      nofileLimit: this.nofile,
-      annotations: { 'org.virtos.environment': req.id, 'org.virtos.driver': this.kind },
-    });
+    // SECURITY: with a user namespace, root inside is an unprivileged host id of a range no other
+    // environment or host account uses. A writable root keeps the host's ids: its lower layers are
+    // owned by host root, which the namespace could not write (docs/sandbox.md).
+    const lease: UsernsLease | undefined =
+      this.userns && req.spec.security.readOnlyRoot
+        ? await this.userns.acquire(name, req.rootfs)
+        : undefined;
+    let config: OciConfig;
+    try {
+      config = buildOciConfig({
+        security: req.spec.security,
+        resources: req.spec.resources,
+        display: req.spec.display,
+        rootfsPath: lease?.rootfsPath ?? req.rootfs,
+        ...(lease && { userNamespace: { hostId: lease.hostId, size: lease.size } }),
+        args,
+        env: {
+          ...(desktop ? { DISPLAY: ':1' } : {}),
+          ...(req.process?.env ?? {}),
+        },
+        user,
+        hostname: req.spec.name ?? 'virtos',
+        ...(vncDir !== undefined && { vncDir }),
+        ...(req.netnsPath !== undefined && { netnsPath: req.netnsPath }),
+        ...(req.mounts !== undefined && { mounts: req.mounts }),
+        cgroupsPath: this.cgroupPath(req.id),
+        ...(req.pidsLimit !== undefined && { pidsLimit: req.pidsLimit }),
+        nofileLimit: this.nofile,
+        annotations: { 'org.virtos.environment': req.id, 'org.virtos.driver': this.kind },
+      });
+    } catch (e) {
+      if (lease) await this.userns?.release(name);
+      throw e;
+    }
     try {
       // SECURITY: state directories are root-only (0700); bundles hold configs, not user data.
       await mkdir(join(this.stateDir, 'bundles'), { recursive: true, mode: 0o700 });
@@ -227,11 +263,16 @@ export class OciDriver
         await mkdir(vncDir, { mode: 0o700 });
         // SECURITY: the per-environment VNC directory is owned by the sandbox user so Xvnc can
         // create its socket; it is empty and holds nothing of the host.
-        chownSync(vncDir, user.uid, user.gid);
+        chownSync(
+          vncDir,
+          lease?.hostIdOf(user.uid) ?? user.uid,
+          lease?.hostIdOf(user.gid) ?? user.gid,
+        );
       }
       throwIfAborted(ctx.signal, 'create');
     } catch (e) {
       await rm(bundle, { recursive: true, force: true });
+      await this.userns?.release(name).catch(() => undefined);
       if (vncDir !== undefined) await rm(vncDir, { recursive: true, force: true });
       throw e;
     }
@@ -418,6 +459,7 @@ export class OciDriver
     await rm(join(this.stateDir, 'bundles', name), { recursive: true, force: true });
     await rm(join(this.stateDir, 'vnc', name), { recursive: true, force: true });
     await removeCgroups(this.cgroupPath(id));
+    await this.userns?.release(name);
     this.envs.delete(id);
   }
 
