@@ -5,6 +5,9 @@
 import { parseConnect, RpcClient, type PortLike } from './protocol.js';
 import type {
   AuditEntryView,
+  ComposeView,
+  EnvironmentEventView,
+  EnvironmentView,
   FileView,
   NoteView,
   SearchHitView,
@@ -50,19 +53,32 @@ export interface VirtosModule {
     audit(limit?: number): Promise<AuditEntryView[]>;
     lock(): Promise<void>;
   };
-  /** `environments:manage`. Shapes are the daemon's environment API. */
+  /** `environments:manage`. Shapes are the daemon's environment API (docs/daemon.md). */
   readonly environments: {
     /** Composes a spec with findings; `base` edits an earlier spec. Nothing is created. */
-    compose(request: string, base?: unknown): Promise<unknown>;
+    compose(request: string, base?: Record<string, unknown>): Promise<ComposeView>;
     /** Creates from a request text or from a reviewed spec. */
     create(
       input: { request: string; name?: string } | { spec: Record<string, unknown>; name?: string },
-    ): Promise<unknown>;
-    list(): Promise<unknown[]>;
-    get(id: string): Promise<unknown>;
-    suspend(id: string): Promise<unknown>;
-    resume(id: string): Promise<unknown>;
-    terminate(id: string): Promise<unknown>;
+    ): Promise<EnvironmentView>;
+    list(): Promise<EnvironmentView[]>;
+    get(id: string): Promise<EnvironmentView>;
+    suspend(id: string): Promise<EnvironmentView>;
+    resume(id: string): Promise<EnvironmentView>;
+    terminate(id: string): Promise<EnvironmentView>;
+    /** The history of one environment after `since` (a seq). */
+    events(id: string, since?: number): Promise<EnvironmentEventView[]>;
+    /**
+     * Follows live events (of one environment with `id`, else of all). The shell holds the
+     * authenticated stream and relays each event; one watch per module (a new one replaces it).
+     * `onEnd` runs when the stream ends (lock, daemon stop, network). Returns a stop function.
+     */
+    watch(
+      listener: (e: EnvironmentEventView) => void,
+      opts?: { id?: string; since?: number; onEnd?: (reason: string) => void },
+    ): Promise<() => Promise<void>>;
+    /** Asks the shell to open the environment's window (its desktop or terminal). */
+    open(id: string): Promise<void>;
   };
   /** The module's own small records (no capability needed; scoped to this module by the shell). */
   readonly storage: {
@@ -74,6 +90,11 @@ export interface VirtosModule {
   /** Asks the shell to save bytes as a download (`files:read`; sandboxed frames cannot). */
   download(name: string, data: ArrayBuffer, mime?: string): Promise<void>;
 }
+
+/** The event the shell pushes for each environment event of a watch. */
+export const ENV_EVENT = 'environments.event';
+/** The event the shell pushes when a watch's stream ends (data: the reason). */
+export const ENV_WATCH_END = 'environments.watch_ended';
 
 /** Wraps an RPC client in the typed API. */
 export function moduleApi(rpc: RpcClient, moduleId: string): VirtosModule {
@@ -110,11 +131,42 @@ export function moduleApi(rpc: RpcClient, moduleId: string): VirtosModule {
       compose: (request, base) =>
         c('environments.compose', { request, ...(base !== undefined && { base }) }),
       create: (input) => c('environments.create', input),
-      list: () => c('environments.list'),
+      list: async () =>
+        (await c<{ environments: EnvironmentView[] }>('environments.list')).environments,
       get: (id) => c('environments.get', { id }),
       suspend: (id) => c('environments.suspend', { id }),
       resume: (id) => c('environments.resume', { id }),
       terminate: (id) => c('environments.terminate', { id }),
+      events: async (id, since) =>
+        (
+          await c<{ events: EnvironmentEventView[] }>('environments.events', {
+            id,
+            ...(since !== undefined && { since }),
+          })
+        ).events,
+      watch: async (listener, opts = {}) => {
+        const offEvent = rpc.on(ENV_EVENT, (d) => listener(d as EnvironmentEventView));
+        const offEnd = rpc.on(ENV_WATCH_END, (d) => {
+          const reason = typeof d === 'string' ? d : 'ended';
+          opts.onEnd?.(reason);
+        });
+        try {
+          await c('environments.watch', {
+            ...(opts.id !== undefined && { id: opts.id }),
+            ...(opts.since !== undefined && { since: opts.since }),
+          });
+        } catch (e) {
+          offEvent();
+          offEnd();
+          throw e;
+        }
+        return async () => {
+          offEvent();
+          offEnd();
+          await c('environments.unwatch');
+        };
+      },
+      open: (id) => c('shell.openEnvironment', { id }),
     },
     storage: {
       get: (key) => c('storage.get', { key }),

@@ -34,11 +34,16 @@ export type {
   RpcRequest,
   RpcResponse,
 } from './protocol.js';
-export { connect, moduleApi } from './client.js';
+export { ENV_EVENT, ENV_WATCH_END, connect, moduleApi } from './client.js';
 export type { HandshakeSource, VirtosModule } from './client.js';
 export type {
   AuditEntryView,
+  ComposeView,
+  EnvironmentEventView,
+  EnvironmentState,
+  EnvironmentView,
   FileView,
+  FindingView,
   ModuleManifest,
   NoteView,
   SearchHitView,

@@ -71,3 +71,58 @@ export interface SecurityStatusView {
   };
   readonly alerts: readonly { at: number; kind: string; message: string }[];
 }
+
+/** One finding of the composer (or the scheduler): what it noticed, and for a question, choices. */
+export interface FindingView {
+  readonly kind: string;
+  /** True when the spec must not be provisioned as it is (ambiguity, conflict, unsupported). */
+  readonly blocking: boolean;
+  /** The spec field it is about (`network.mode`, `apps`) or `request`. */
+  readonly field: string;
+  readonly message: string;
+  /** For a clarifying question: the answers a person can pick. */
+  readonly options?: readonly { readonly value: string; readonly label: string }[];
+  readonly code?: string;
+}
+
+/** `environments.compose`: the composed spec (null when nothing could be composed) and findings. */
+export interface ComposeView {
+  readonly ok: boolean;
+  /** An EnvironmentSpec (docs/environment-spec.md), as plain JSON. */
+  readonly spec: Record<string, unknown> | null;
+  readonly findings: readonly FindingView[];
+}
+
+/** The states of an environment's lifecycle. */
+export type EnvironmentState =
+  'requested' | 'provisioning' | 'running' | 'suspended' | 'terminated' | 'failed';
+
+/** An environment record as the daemon's API gives it. Times are ms since the epoch. */
+export interface EnvironmentView {
+  readonly id: string;
+  readonly name: string;
+  readonly state: EnvironmentState;
+  readonly reason?: string;
+  readonly spec: Record<string, unknown>;
+  readonly findings: readonly FindingView[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly startedAt?: number;
+  readonly runtime?: { readonly kind: string; readonly reason: string };
+  /** Present while the environment has a display (desktops); width and height in pixels. */
+  readonly display?: { readonly protocol: string; readonly width: number; readonly height: number };
+}
+
+/** One entry of an environment's history (a transition, a provisioning step, a warning). */
+export interface EnvironmentEventView {
+  /** Increases by one per environment. */
+  readonly seq: number;
+  readonly at: number;
+  readonly envId: string;
+  /** `transition`, `progress`, … */
+  readonly type: string;
+  readonly message: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly data?: Readonly<Record<string, unknown>>;
+}

@@ -1,14 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { CAPABILITIES, METHOD_CAPABILITY, type Capability } from '@virtos/module-sdk';
-import { ModuleBroker, type BrokerDecision } from './broker.js';
+import {
+  CAPABILITIES,
+  ENV_EVENT,
+  ENV_WATCH_END,
+  METHOD_CAPABILITY,
+  type Capability,
+} from '@virtos/module-sdk';
+import { ModuleBroker, type BrokerDecision, type BrokerHooks } from './broker.js';
 import type { DaemonTransport } from './daemon-transport.js';
 import { validateManifest } from './manifest.js';
+import type { SseEnd, SseMessage } from './sse.js';
+
+/** A stream the fake transport follows: the test pushes messages and ends it. */
+interface FakeStream {
+  readonly path: string;
+  readonly signal: AbortSignal;
+  push(m: SseMessage): void;
+  end(e: SseEnd): void;
+}
 
 /** Records what would have gone to the daemon. */
-function fakeTransport(): DaemonTransport & { calls: string[] } {
+function fakeTransport(): DaemonTransport & { calls: string[]; streams: FakeStream[] } {
   const calls: string[] = [];
+  const streams: FakeStream[] = [];
   return {
     calls,
+    streams,
+    follow(path, onMessage, signal) {
+      calls.push(`FOLLOW ${path}`);
+      return new Promise<SseEnd>((resolve) => {
+        signal.addEventListener('abort', () => resolve({ kind: 'aborted' }), { once: true });
+        streams.push({ path, signal, push: onMessage, end: resolve });
+      });
+    },
     async json<T>(method: string, path: string, body?: unknown) {
       calls.push(`${method} ${path}${body === undefined ? '' : ` ${JSON.stringify(body)}`}`);
       return { value: 'v' } as T;
@@ -24,7 +48,7 @@ function fakeTransport(): DaemonTransport & { calls: string[] } {
   };
 }
 
-function broker(grants: Capability[]) {
+function broker(grants: Capability[], hooks: BrokerHooks = { download: () => undefined }) {
   const t = fakeTransport();
   const decisions: BrokerDecision[] = [];
   const b = new ModuleBroker({
@@ -32,10 +56,15 @@ function broker(grants: Capability[]) {
     grants,
     transport: t,
     onDecision: (d) => decisions.push(d),
-    hooks: { download: () => undefined },
+    hooks,
   });
-  return { b, t, decisions };
+  const pushed: [string, unknown][] = [];
+  b.attach((event, data) => pushed.push([event, data]));
+  return { b, t, decisions, pushed };
 }
+
+/** A flush of pending promise callbacks. */
+const tick = () => new Promise((r) => setTimeout(r, 0));
 
 describe('broker capability checks', () => {
   it('forwards granted calls and refuses others before they reach the daemon', async () => {
@@ -108,6 +137,150 @@ describe('broker capability checks', () => {
     await expect(b.handle('ai.summarize', { text: 'x' })).rejects.toMatchObject({
       code: 'module.unavailable',
     });
+  });
+});
+
+/** The environment methods and, for each, valid parameters and what reaches the daemon. */
+const ENV_CALLS: [string, unknown, string[]][] = [
+  ['environments.compose', { request: 'a desktop' }, ['POST /api/compose {"request":"a desktop"}']],
+  [
+    'environments.create',
+    { spec: { name: 'x' } },
+    ['POST /api/environments {"spec":{"name":"x"}}'],
+  ],
+  ['environments.list', {}, ['GET /api/environments']],
+  ['environments.get', { id: 'env_1' }, ['GET /api/environments/env_1']],
+  ['environments.suspend', { id: 'env_1' }, ['POST /api/environments/env_1/suspend']],
+  ['environments.resume', { id: 'env_1' }, ['POST /api/environments/env_1/resume']],
+  ['environments.terminate', { id: 'env_1' }, ['DELETE /api/environments/env_1']],
+  [
+    'environments.events',
+    { id: 'env_1', since: 3 },
+    ['GET /api/environments/env_1/events?since=3'],
+  ],
+  [
+    'environments.watch',
+    { id: 'env_1' },
+    ['GET /api/environments/env_1', 'FOLLOW /api/environments/env_1/events?since=0'],
+  ],
+  ['environments.unwatch', {}, []],
+  ['shell.openEnvironment', { id: 'env_1' }, ['GET /api/environments/env_1']],
+];
+
+describe('broker: environments, events and windows', () => {
+  it('every environment method x every grant: forwarded only with environments:manage', async () => {
+    expect(ENV_CALLS.map(([m]) => m).sort()).toEqual(
+      Object.entries(METHOD_CAPABILITY)
+        .filter(([, c]) => c === 'environments:manage')
+        .map(([m]) => m)
+        .sort(),
+    );
+    for (const cap of CAPABILITIES) {
+      for (const [method, params, expected] of ENV_CALLS) {
+        const opened: string[] = [];
+        const { b, t } = broker([cap], { openEnvironment: (id) => void opened.push(id) });
+        if (cap === 'environments:manage') {
+          await b.handle(method, params);
+          expect(t.calls, `${method} with ${cap}`).toEqual(expected);
+          expect(opened).toEqual(method === 'shell.openEnvironment' ? ['env_1'] : []);
+        } else {
+          await expect(b.handle(method, params), `${method} with ${cap}`).rejects.toMatchObject({
+            code: 'module.capability_denied',
+          });
+          expect(t.calls).toEqual([]);
+          expect(opened).toEqual([]);
+          expect(b.isWatching).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('refuses bad environment parameters before the daemon sees them', async () => {
+    const { b, t } = broker(['environments:manage'], { openEnvironment: () => undefined });
+    for (const [method, params] of [
+      ['environments.get', { id: '../session' }],
+      ['environments.events', { id: 'env_1', since: -1 }],
+      ['environments.watch', { id: 'a/b' }],
+      ['environments.watch', { all: true }],
+      ['environments.unwatch', { id: 'env_1' }],
+      ['shell.openEnvironment', { id: '' }],
+      ['shell.openEnvironment', { id: 'env_1', url: 'http://x' }],
+      ['environments.create', { request: 'x', owner: 'root' }],
+    ] as const) {
+      await expect(b.handle(method, params), method).rejects.toMatchObject({
+        code: 'module.bad_params',
+      });
+    }
+    expect(t.calls).toEqual([]);
+  });
+
+  it('relays events of a watch, ends it on unwatch, and replaces an earlier watch', async () => {
+    const { b, t, pushed } = broker(['environments:manage']);
+    await b.handle('environments.watch', {});
+    expect(t.calls).toEqual(['FOLLOW /api/events']);
+    const first = t.streams[0]!;
+    const ev = { seq: 1, at: 1, envId: 'env_1', type: 'transition', message: 'm', to: 'running' };
+    first.push({ type: 'transition', data: ev });
+    first.push({ type: 'message', data: { not: 'an event' } });
+    expect(pushed).toEqual([[ENV_EVENT, ev]]);
+
+    await b.handle('environments.watch', { id: 'env_2', since: 4 });
+    expect(first.signal.aborted).toBe(true);
+    const second = t.streams[1]!;
+    expect(second.path).toBe('/api/environments/env_2/events?since=4');
+    first.push({ type: 'transition', data: ev }); // a late event of the old stream is dropped
+    expect(pushed).toHaveLength(1);
+
+    await b.handle('environments.unwatch', {});
+    expect(second.signal.aborted).toBe(true);
+    expect(b.isWatching).toBe(false);
+    await tick();
+    expect(pushed).toHaveLength(1); // an unwatch is not reported as an end
+  });
+
+  it('tells the module when the stream ends (lock, refusal) and stops on dispose', async () => {
+    const { b, t, pushed } = broker(['environments:manage']);
+    await b.handle('environments.watch', {});
+    t.streams[0]!.end({ kind: 'refused', status: 401, code: 'server.unauthenticated' });
+    await tick();
+    expect(pushed).toEqual([[ENV_WATCH_END, 'refused: server.unauthenticated']]);
+    expect(b.isWatching).toBe(false);
+
+    await b.handle('environments.watch', {});
+    t.streams[1]!.end({ kind: 'closed' });
+    await tick();
+    expect(pushed.at(-1)).toEqual([ENV_WATCH_END, 'closed']);
+
+    await b.handle('environments.watch', {});
+    b.dispose();
+    expect(t.streams[2]!.signal.aborted).toBe(true);
+    expect(b.isWatching).toBe(false);
+  });
+
+  it('an unknown environment fails watch and open with the daemon error, nothing started', async () => {
+    const opened: string[] = [];
+    const { b, t } = broker(['environments:manage'], {
+      openEnvironment: (id) => void opened.push(id),
+    });
+    t.json = async () => {
+      throw Object.assign(new Error('no such environment'), { code: 'orchestrator.not_found' });
+    };
+    await expect(b.handle('environments.watch', { id: 'env_x' })).rejects.toMatchObject({
+      code: 'orchestrator.not_found',
+    });
+    await expect(b.handle('shell.openEnvironment', { id: 'env_x' })).rejects.toMatchObject({
+      code: 'orchestrator.not_found',
+    });
+    expect(t.streams).toEqual([]);
+    expect(opened).toEqual([]);
+  });
+
+  it('answers shell.openEnvironment with unavailable when the shell has no window hook', async () => {
+    const { b, t } = broker(['environments:manage'], {});
+    await expect(b.handle('shell.openEnvironment', { id: 'env_1' })).rejects.toMatchObject({
+      code: 'module.unavailable',
+    });
+    expect(t.calls).toEqual([]);
   });
 });
 

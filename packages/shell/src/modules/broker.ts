@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import {
+  ENV_EVENT,
+  ENV_WATCH_END,
   isMethodName,
   METHOD_CAPABILITY,
   RpcError,
@@ -31,7 +33,12 @@ export interface BrokerHooks {
   lock?(): Promise<void>;
   /** Save bytes as a download in the shell's document (sandboxed frames cannot download). */
   download?(name: string, data: ArrayBuffer, mime: string): void;
+  /** Open the window of environment `id` (its desktop or terminal) in the shell. */
+  openEnvironment?(id: string): void | Promise<void>;
 }
+
+/** Pushes an event to the module (its end of the channel). */
+export type BrokerEmit = (event: string, data: unknown) => void;
 
 /** Calls the broker refused or forwarded, for the shell's diagnostics and tests. */
 export interface BrokerDecision {
@@ -76,6 +83,9 @@ const enc = encodeURIComponent;
 /** Checks and forwards the calls of ONE module (one broker per module frame). */
 export class ModuleBroker {
   private readonly granted: ReadonlySet<Capability>;
+  private emit: BrokerEmit | undefined;
+  /** The module's one event watch (a new watch replaces it). */
+  private watch: AbortController | undefined;
 
   constructor(private readonly options: ModuleBrokerOptions) {
     this.granted = new Set(options.grants);
@@ -84,6 +94,23 @@ export class ModuleBroker {
   /** The module this broker serves. */
   get moduleId(): string {
     return this.options.moduleId;
+  }
+
+  /** Connects the broker to the module's channel so it can push events (watches). */
+  attach(emit: BrokerEmit): void {
+    this.emit = emit;
+  }
+
+  /** Stops everything the module started (its event watch); the module is gone. */
+  dispose(): void {
+    this.watch?.abort();
+    this.watch = undefined;
+    this.emit = undefined;
+  }
+
+  /** True while the module follows environment events. */
+  get isWatching(): boolean {
+    return this.watch !== undefined;
   }
 
   /** True when the module may call `method`. */
@@ -113,6 +140,32 @@ export class ModuleBroker {
     }
     onDecision?.({ moduleId, method, allowed: true });
     return this.forward(method, params ?? {});
+  }
+
+  /**
+   * Follows the daemon's event stream at `path` in the shell and relays each environment event to
+   * the module. SECURITY: the stream is opened by the shell with its session; the module gets only
+   * the events (the same records `environments.get` shows), and only while it holds the
+   * capability that `environments.watch` was checked against.
+   */
+  private startWatch(path: string): void {
+    this.watch?.abort();
+    const ac = new AbortController();
+    this.watch = ac;
+    void this.options.transport
+      .follow(
+        path,
+        (m) => {
+          const d = m.data as Record<string, unknown> | null;
+          if (!ac.signal.aborted && d && typeof d['envId'] === 'string') this.emit?.(ENV_EVENT, d);
+        },
+        ac.signal,
+      )
+      .then((end) => {
+        if (ac.signal.aborted) return;
+        if (this.watch === ac) this.watch = undefined;
+        this.emit?.(ENV_WATCH_END, end.kind === 'refused' ? `refused: ${end.code}` : end.kind);
+      });
   }
 
   private parse<T>(schema: z.ZodType<T>, params: unknown, method: string): T {
@@ -257,6 +310,41 @@ export class ModuleBroker {
         return t.json('POST', `/api/environments/${enc(p(ById).id)}/resume`);
       case 'environments.terminate':
         return t.json('DELETE', `/api/environments/${enc(p(ById).id)}`);
+      case 'environments.events': {
+        const e = p(z.object({ id: Id, since: z.number().int().min(0).optional() }).strict());
+        return t.json(
+          'GET',
+          `/api/environments/${enc(e.id)}/events${e.since !== undefined ? `?since=${e.since}` : ''}`,
+        );
+      }
+      case 'environments.watch': {
+        const w = p(
+          z.object({ id: Id.optional(), since: z.number().int().min(0).optional() }).strict(),
+        );
+        // An unknown id answers not_found here, before any stream starts.
+        if (w.id !== undefined) await t.json('GET', `/api/environments/${enc(w.id)}`);
+        this.startWatch(
+          w.id === undefined
+            ? '/api/events'
+            : `/api/environments/${enc(w.id)}/events?since=${w.since ?? 0}`,
+        );
+        return undefined;
+      }
+      case 'environments.unwatch':
+        p(Empty);
+        this.watch?.abort();
+        this.watch = undefined;
+        return undefined;
+      case 'shell.openEnvironment': {
+        const id = p(ById).id;
+        const open = this.options.hooks?.openEnvironment;
+        if (!open)
+          throw new RpcError(BrokerErrorCodes.unavailable, 'This shell cannot open windows.');
+        // Unknown ids answer the daemon's not_found to the module before the shell opens anything.
+        await t.json('GET', `/api/environments/${enc(id)}`);
+        await open(id);
+        return undefined;
+      }
       case 'ai.summarize':
         throw new RpcError(
           BrokerErrorCodes.unavailable,

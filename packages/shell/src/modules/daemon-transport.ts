@@ -3,6 +3,7 @@
  * stays in the shell's API client; modules never see it (they only see results and coded errors).
  */
 import { RpcError } from '@virtos/module-sdk';
+import { followSse, type SseEnd, type SseMessage } from './sse.js';
 
 /** The daemon calls the broker makes. */
 export interface DaemonTransport {
@@ -12,6 +13,8 @@ export interface DaemonTransport {
   bytes(path: string): Promise<ArrayBuffer>;
   /** Raw bytes in (uploads), JSON out. */
   upload<T>(path: string, data: ArrayBuffer): Promise<T>;
+  /** Follows a Server-Sent Events stream until it ends or `signal` aborts (never rejects). */
+  follow(path: string, onMessage: (m: SseMessage) => void, signal: AbortSignal): Promise<SseEnd>;
 }
 
 /** What the transport needs from the shell: the session header (the shell's ApiClient has it). */
@@ -74,6 +77,9 @@ export function fetchTransport(
       });
       if (!res.ok) throw await failure(res, path);
       return (await res.json()) as T;
+    },
+    follow(path, onMessage, signal) {
+      return followSse(session, path, onMessage, signal, fetchFn);
     },
   };
 }

@@ -52,6 +52,7 @@ export function mountModule(container: HTMLElement, options: MountOptions): Moun
   const dispose = (): void => {
     if (isDisposed) return;
     isDisposed = true;
+    options.broker.dispose();
     stop?.();
     channel.port1.close();
     frame.removeEventListener('load', onLoad);
@@ -71,6 +72,9 @@ export function mountModule(container: HTMLElement, options: MountOptions): Moun
       return;
     }
     stop = serveRpc(channel.port1, (m, p) => options.broker.handle(m, p));
+    options.broker.attach((event, data) => {
+      if (!isDisposed) channel.port1.postMessage({ v: PROTOCOL_VERSION, event, data });
+    });
     const hello: ConnectMessage = {
       type: CONNECT_TYPE,
       v: PROTOCOL_VERSION,

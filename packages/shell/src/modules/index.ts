@@ -3,7 +3,7 @@
  * host and the Module Manager client. See docs/modules.md.
  */
 export { BrokerErrorCodes, ModuleBroker } from './broker.js';
-export type { BrokerDecision, BrokerHooks, ModuleBrokerOptions } from './broker.js';
+export type { BrokerDecision, BrokerEmit, BrokerHooks, ModuleBrokerOptions } from './broker.js';
 export { fetchTransport } from './daemon-transport.js';
 export type { DaemonTransport, SessionHeaders } from './daemon-transport.js';
 export { mountModule } from './host.js';
@@ -12,3 +12,5 @@ export { ModuleManifestSchema, validateManifest } from './manifest.js';
 export type { ManifestResult } from './manifest.js';
 export { ModuleManager, downloadInShell } from './manager.js';
 export type { InstalledModule, ModulePackage } from './manager.js';
+export { followSse } from './sse.js';
+export type { SseEnd, SseMessage } from './sse.js';
