@@ -52,5 +52,8 @@ export async function leftoversOf(driver: OciDriver, id: string): Promise<string
   for (const sub of ['bundles', 'vnc']) {
     if (existsSync(join(driver.stateDir, sub, name))) found.push(`dir: ${sub}/${name}`);
   }
+  if (driver.usernsDir !== undefined && existsSync(join(driver.usernsDir, name))) {
+    found.push(`dir: ${join(driver.usernsDir, name)}`);
+  }
   return found;
 }

@@ -15,6 +15,7 @@ import type { IsolationLevel } from '@virtos/spec';
 import { createMiniRootfs, type MiniRootfs } from '../src/node/oci/mini-rootfs.js';
 import { CGROUP_PARENT, OciDriver, cgroupRoots } from '../src/node/oci/oci-driver.js';
 import { OCI_RUNTIMES } from '../src/node/oci/oci-cli.js';
+import { USERNS_BASE_ID, USERNS_SIZE } from '../src/node/oci/userns.js';
 import { isRoot, leftoversOf, testStateDir, usableRuntimes } from './helpers.js';
 
 const probes = isRoot ? await usableRuntimes() : undefined;
@@ -192,6 +193,65 @@ for (const runtime of OCI_RUNTIMES) {
       expect(r.output).not.toContain('host secret');
       expect(r.output).toContain('NO-CANARY');
       expect(r.output).toContain('NO-CANARY-PROC');
+    });
+
+    it('root inside is an unused host id, with a range of its own per environment', async (c) => {
+      if (driver.usernsOffReason !== undefined) c.skip(driver.usernsOffReason);
+      const started: { id: string; pid: number }[] = [];
+      for (let i = 0; i < 2; i++) {
+        const id = `uns-${randomBytes(5).toString('hex')}`;
+        ids.push(id);
+        await driver.create(ctx(), {
+          id,
+          spec: {
+            display: 'none',
+            security: {
+              isolation: 'standard',
+              capabilities: [],
+              seccompProfile: 'default',
+              readOnlyRoot: true,
+            },
+            resources: { cpus: 1, memoryMiB: 64, diskMiB: 64, gpus: 0 },
+          },
+          rootfs: rootfs.path,
+          process: { args: ['/bin/sleep', '1000'], user: { uid: 0, gid: 0 } },
+        });
+        const st = await driver.start(ctx(), id);
+        started.push({ id, pid: st.pid ?? 0 });
+      }
+      const hostIds: number[] = [];
+      for (const { id, pid } of started) {
+        // The kernel's view from the host: the sandbox's root process runs as the range's first id.
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+        const gid = Number(/^Gid:\s+(\d+)/m.exec(status)?.[1]);
+        expect(uid).toBeGreaterThanOrEqual(USERNS_BASE_ID);
+        expect(gid).toBe(uid);
+        hostIds.push(uid);
+        // And from inside: uid 0 maps to that id, 65536 ids, nothing else.
+        const inside = await driver.exec(ctx(), id, {
+          args: ['/bin/sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; id -u'],
+          user: { uid: 0, gid: 0 },
+        });
+        const lines = inside.stdout.trim().split('\n');
+        expect(lines.map((l) => l.trim().split(/\s+/).join(' '))).toEqual([
+          `0 ${uid} ${USERNS_SIZE}`,
+          `0 ${uid} ${USERNS_SIZE}`,
+          '0',
+        ]);
+        // Host-root-owned files are "nobody" inside: root of the sandbox owns nothing of the host.
+        const owner = await driver.exec(ctx(), id, {
+          args: ['/bin/sh', '-c', 'stat -c %u /bin/busybox; echo x > /proc/sys/kernel/hostname'],
+          user: { uid: 0, gid: 0 },
+        });
+        expect(owner.stdout.trim()).toBe('65534');
+        expect(owner.exitCode).not.toBe(0);
+      }
+      expect(new Set(hostIds).size).toBe(2);
+      for (const { id } of started) {
+        await driver.delete(ctx(), id);
+        expect(await leftoversOf(driver, id)).toEqual([]);
+      }
     });
 
     it('the root filesystem is read-only and /tmp is writable', async () => {

@@ -17,12 +17,13 @@ import {
 } from './oci/oci-driver.js';
 import { which } from './probe.js';
 import { DEFAULT_PROVISIONER_STATE_DIR } from './provisioner.js';
+import { DEFAULT_USERNS_DIR, UsernsAllocator } from './oci/userns.js';
 
 const run = promisify(execFile);
 
 /** One leftover and what was done about it. */
 export interface Leftover {
-  readonly kind: 'container' | 'bundle' | 'vnc-dir' | 'mount' | 'cgroup' | 'record';
+  readonly kind: 'container' | 'bundle' | 'vnc-dir' | 'mount' | 'cgroup' | 'record' | 'userns';
   readonly name: string;
   /** Set after a cleanup: whether it is gone. */
   readonly removed?: boolean;
@@ -64,6 +65,8 @@ export async function cleanupLeftovers(opts: {
   readonly provisionerStateDir?: string;
   readonly remove: boolean;
   readonly liveIds?: readonly string[];
+  /** The oci driver's user-namespace directory; default /run/virtos-userns. */
+  readonly usernsDir?: string;
 }): Promise<Leftover[]> {
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
   const keep = new Set((opts.liveIds ?? []).map((id) => `${CONTAINER_PREFIX}${id}`));
@@ -105,6 +108,12 @@ export async function cleanupLeftovers(opts: {
         rm(join(dir, name), { recursive: true, force: true }),
       );
     }
+  }
+  const userns = new UsernsAllocator(opts.usernsDir ?? DEFAULT_USERNS_DIR);
+  for (const name of await userns.holders()) {
+    if (!name.startsWith(CONTAINER_PREFIX) || keep.has(name)) continue;
+    // SECURITY: only the root bind and id-range slot of a VirtOS container that is not live.
+    await attempt({ kind: 'userns', name: join(userns.dir, name) }, () => userns.release(name));
   }
   for (const cg of envCgroups()) {
     if (keep.has(cg.split('/').pop() as string)) continue;
