@@ -26,6 +26,20 @@ export interface OciState {
 }
 
 const MAX_OUTPUT = 1024 * 1024;
+const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Files the detached shim keeps in a bundle directory. */
+export const SHIM_FILES = {
+  /** The container's first process (written by the runtime). */
+  pid: 'pid',
+  /** The runtime's exit code, written once it has ended. */
+  exit: 'exit',
+  /** The last output of the container and the runtime. */
+  log: 'output.log',
+} as const;
+
+/** How much output the shim keeps, bytes. */
+export const SHIM_LOG_BYTES = 65536;
 
 /** Collects at most 1 MiB of a stream. */
 export function collect(stream: NodeJS.ReadableStream | null): () => string {
@@ -95,9 +109,52 @@ export class OciCli {
         cwd: opts.cwd ?? '/',
         stdio: ['ignore', 'pipe', 'pipe'],
         // The runtime must not inherit the daemon's secrets through the environment.
-        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+        env: { PATH: SAFE_PATH },
       },
     );
+  }
+
+  /**
+   * Starts `run --bundle B --pid-file B/pid <name>` in the foreground of a detached shim: a `/bin/sh`
+   * in its own session (not in the daemon's process group), so the environment outlives the
+   * daemon. The shim keeps the runtime's exit code (the container's, 128 + n after signal n) in
+   * `B/exit` once the runtime has ended, and the last {@link SHIM_LOG_BYTES} of the container's
+   * and the runtime's output in `B/output.log` (written when the output ends, so it stays bounded).
+   * Returns the shim's pid.
+   */
+  spawnDetachedRun(
+    bundle: string,
+    name: string,
+    opts: { readonly networkNone?: boolean; readonly hostUds?: boolean } = {},
+  ): number | undefined {
+    const args = [
+      ...this.globalArgs({
+        ...(opts.networkNone !== undefined && { networkNone: opts.networkNone }),
+        hostUds: opts.hostUds ?? false,
+      }),
+      'run',
+      '--bundle',
+      bundle,
+      '--pid-file',
+      `${bundle}/${SHIM_FILES.pid}`,
+      name,
+    ];
+    // $0 is the runtime binary, "$@" its arguments: no argument is ever parsed by the shell.
+    const script =
+      `{ "$0" "$@"; echo $? > "$VIRTOS_BUNDLE/${SHIM_FILES.exit}.tmp"; } 2>&1 ` +
+      `| tail -c ${SHIM_LOG_BYTES} > "$VIRTOS_BUNDLE/${SHIM_FILES.log}"; ` +
+      `mv "$VIRTOS_BUNDLE/${SHIM_FILES.exit}.tmp" "$VIRTOS_BUNDLE/${SHIM_FILES.exit}"`;
+    // SECURITY: the shim runs as root like the daemon, with a fixed script, PATH and bundle path
+    // only (no daemon secrets in its environment); its output goes to a root-only file on /run.
+    const child = spawn('/bin/sh', ['-c', script, this.options.binary, ...args], {
+      cwd: bundle,
+      detached: true,
+      stdio: 'ignore',
+      env: { PATH: SAFE_PATH, VIRTOS_BUNDLE: bundle },
+    });
+    child.on('error', () => undefined);
+    child.unref();
+    return child.pid;
   }
 
   /** Runs a command to completion. Abort kills the runtime process and throws `core.cancelled`. */
