@@ -4,6 +4,7 @@
  * abilities (pause, display, exec, snapshot) are capabilities checked with type guards, never methods
  * that throw "unsupported".
  */
+import type { Event } from '@virtos/core';
 import type { EnvironmentSpec } from '@virtos/spec';
 import { RuntimeErrors } from './errors.js';
 
@@ -121,7 +122,7 @@ export interface RuntimeDriver {
 }
 
 /** Optional abilities. */
-export type DriverCapability = 'pause' | 'display' | 'exec' | 'snapshot';
+export type DriverCapability = 'pause' | 'display' | 'exec' | 'exec-stream' | 'pty' | 'snapshot';
 
 /** Freezing and thawing every process of an environment (cgroup freezer). */
 export interface PauseCapability {
@@ -169,6 +170,68 @@ export interface ExecCapability {
   exec(ctx: DriverContext, id: string, req: ExecRequest): Promise<ExecResult>;
 }
 
+/** Where a streamed exec delivers its output, chunk by chunk, as the command writes it. */
+export interface ExecOutputSink {
+  onStdout?(chunk: Uint8Array): void;
+  onStderr?(chunk: Uint8Array): void;
+}
+
+/** How a streamed exec ended. */
+export interface ExecStreamResult {
+  readonly exitCode: number;
+  /** True when a stream wrote more than the cap (1 MiB each) and the rest was dropped. */
+  readonly truncated: boolean;
+}
+
+/** Running a command inside an environment with its output delivered as it comes (no TTY). */
+export interface ExecStreamCapability {
+  /**
+   * Runs `req` (its `detach` is ignored) and calls `sink` for every chunk of stdout and stderr as
+   * it arrives, at most 1 MiB per stream; resolves with the exit code. Aborting kills the command.
+   */
+  execStream(
+    ctx: DriverContext,
+    id: string,
+    req: ExecRequest,
+    sink: ExecOutputSink,
+  ): Promise<ExecStreamResult>;
+}
+
+/** An interactive program on a pseudo-terminal inside an environment. */
+export interface PtyRequest {
+  /** The program; default: the environment's login shell (bash when present, else sh). */
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Defaults to the environment's user (1000). */
+  readonly user?: { readonly uid: number; readonly gid: number };
+  /** Initial terminal size (columns and rows, 1..1000). */
+  readonly cols: number;
+  readonly rows: number;
+}
+
+/** A program running on a pseudo-terminal inside an environment. */
+export interface PtySession {
+  /** Terminal output bytes as the program writes them. */
+  readonly onData: Event<Uint8Array>;
+  /** Resolves when the program ended (128 + n when killed by signal n). */
+  readonly exit: Promise<ExitStatus>;
+  /** Sends input bytes (keystrokes) to the terminal. */
+  write(data: Uint8Array | string): void;
+  /**
+   * Sets the terminal's window size (the program gets SIGWINCH). Resolves once applied, so input
+   * written after it sees the new size.
+   */
+  resize(cols: number, rows: number): Promise<void>;
+  /** Ends the program (SIGKILL of its session); idempotent. */
+  kill(): void;
+}
+
+/** Interactive programs with a real pseudo-terminal inside a running environment. */
+export interface PtyCapability {
+  /** Starts `req` on a new pseudo-terminal, under the same sandbox policy as the first process. */
+  openPty(ctx: DriverContext, id: string, req: PtyRequest): Promise<PtySession>;
+}
+
 /** Saving an environment's state so it can be restored (VM drivers; not OCI). */
 export interface SnapshotCapability {
   snapshot(ctx: DriverContext, id: string, target: string): Promise<void>;
@@ -185,6 +248,14 @@ export function hasDisplay(d: RuntimeDriver): d is RuntimeDriver & DisplayCapabi
 /** True when the driver can exec inside a running environment. */
 export function canExec(d: RuntimeDriver): d is RuntimeDriver & ExecCapability {
   return d.capabilities.has('exec') && 'exec' in d;
+}
+/** True when the driver can stream an exec's output as it comes. */
+export function canExecStream(d: RuntimeDriver): d is RuntimeDriver & ExecStreamCapability {
+  return d.capabilities.has('exec-stream') && 'execStream' in d;
+}
+/** True when the driver can run programs on a pseudo-terminal. */
+export function canOpenPty(d: RuntimeDriver): d is RuntimeDriver & PtyCapability {
+  return d.capabilities.has('pty') && 'openPty' in d;
 }
 /** True when the driver can snapshot. */
 export function canSnapshot(d: RuntimeDriver): d is RuntimeDriver & SnapshotCapability {

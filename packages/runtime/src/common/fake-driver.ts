@@ -2,9 +2,11 @@
  * An in-memory driver for fast unit tests of callers (orchestrator) and for the conformance suite's
  * own unit run. It follows the same state table as the real drivers. It "runs" a tiny subset of
  * shell scripts (the last argument of the process): `exit <n>` ends at once with n; anything else
- * runs until stopped. Exec understands `echo <text>` and `exit <n>`.
+ * runs until stopped. Exec understands `echo <text>` and `exit <n>`; a streamed exec runs a `; `-list
+ * of `echo <text>`, `touch <file>`, `exit <n>` and {@link waitForFileScript} (files are per
+ * environment, in memory). A PTY runs a line shell knowing `echo <text>`, `stty size`, `exit <n>`.
  */
-import { throwIfAborted } from '@virtos/core';
+import { Emitter, throwIfAborted } from '@virtos/core';
 import {
   DRIVER_KINDS,
   assertEnvironmentId,
@@ -17,10 +19,16 @@ import {
   type EnvironmentState,
   type EnvironmentStatus,
   type ExecCapability,
+  type ExecOutputSink,
   type ExecRequest,
   type ExecResult,
+  type ExecStreamCapability,
+  type ExecStreamResult,
   type ExitStatus,
   type PauseCapability,
+  type PtyCapability,
+  type PtyRequest,
+  type PtySession,
   type RuntimeDriver,
 } from './driver.js';
 import { RuntimeErrors } from './errors.js';
@@ -31,16 +39,33 @@ interface FakeEnv {
   script: string;
   display: boolean;
   waiters: ((s: ExitStatus) => void)[];
+  /** Files made by `touch` in streamed execs, and who waits for one. */
+  files: Set<string>;
+  fileWaiters: Map<string, (() => void)[]>;
 }
+
+/** A POSIX sh snippet that waits until `file` exists (the fake driver recognises it). */
+export function waitForFileScript(file: string): string {
+  return `until [ -e ${file} ]; do sleep 0.02; done`;
+}
+const WAIT_RE = /^until \[ -e (\S+) \]; do sleep 0\.02; done$/;
 
 /** The fake driver (`fake/v1`). */
 export class FakeDriver
-  implements RuntimeDriver, PauseCapability, ExecCapability, DisplayCapability
+  implements
+    RuntimeDriver,
+    PauseCapability,
+    ExecCapability,
+    ExecStreamCapability,
+    PtyCapability,
+    DisplayCapability
 {
   readonly kind = DRIVER_KINDS.fake;
   readonly capabilities: ReadonlySet<DriverCapability> = new Set<DriverCapability>([
     'pause',
     'exec',
+    'exec-stream',
+    'pty',
     'display',
   ]);
   private readonly envs = new Map<string, FakeEnv>();
@@ -84,6 +109,8 @@ export class FakeDriver
       script: req.process?.args.at(-1) ?? 'sleep infinity',
       display: req.spec.display === 'desktop',
       waiters: [],
+      files: new Set(),
+      fileWaiters: new Map(),
     };
     this.envs.set(req.id, env);
     return this.view(req.id, env);
@@ -176,6 +203,94 @@ export class FakeDriver
     if (echo) return { exitCode: 0, stdout: `${echo[1]}\n`, stderr: '' };
     const exit = /^exit (\d+)$/.exec(script);
     return { exitCode: exit ? Number(exit[1]) : 0, stdout: '', stderr: '' };
+  }
+
+  async execStream(
+    ctx: DriverContext,
+    id: string,
+    req: ExecRequest,
+    sink: ExecOutputSink,
+  ): Promise<ExecStreamResult> {
+    throwIfAborted(ctx.signal, 'exec');
+    const env = this.get(id);
+    assertOperation(id, env.state, 'exec');
+    const script = (req.args.at(-1) ?? '').trim();
+    // Split on '; ' outside the wait loop (which contains '; ' itself).
+    const parts = script.split(/; (?=echo |touch |exit |until )/);
+    for (const part of parts) {
+      throwIfAborted(ctx.signal, 'exec');
+      const echo = /^echo (.*)$/.exec(part);
+      const touch = /^touch (\S+)$/.exec(part);
+      const exit = /^exit (\d+)$/.exec(part);
+      const wait = WAIT_RE.exec(part);
+      if (echo) sink.onStdout?.(new TextEncoder().encode(`${echo[1]}\n`));
+      else if (touch?.[1] !== undefined) {
+        env.files.add(touch[1]);
+        for (const w of env.fileWaiters.get(touch[1]) ?? []) w();
+        env.fileWaiters.delete(touch[1]);
+      } else if (exit) return { exitCode: Number(exit[1]), truncated: false };
+      else if (wait?.[1] !== undefined && !env.files.has(wait[1])) {
+        const file = wait[1];
+        await new Promise<void>((resolve, reject) => {
+          const list = env.fileWaiters.get(file) ?? [];
+          list.push(resolve);
+          env.fileWaiters.set(file, list);
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+        });
+      }
+    }
+    return { exitCode: 0, truncated: false };
+  }
+
+  async openPty(ctx: DriverContext, id: string, req: PtyRequest): Promise<PtySession> {
+    throwIfAborted(ctx.signal, 'pty');
+    const env = this.get(id);
+    assertOperation(id, env.state, 'exec');
+    const data = new Emitter<Uint8Array>();
+    const enc = new TextEncoder();
+    let size = { cols: req.cols, rows: req.rows };
+    let line = '';
+    let done = false;
+    let finish: (s: ExitStatus) => void = () => undefined;
+    const exit = new Promise<ExitStatus>((r) => (finish = r));
+    const end = (code: number): void => {
+      if (done) return;
+      done = true;
+      finish({ exitCode: code });
+    };
+    const out = (text: string): void => {
+      queueMicrotask(() => data.fire(enc.encode(text)));
+    };
+    out('$ ');
+    return {
+      onData: data.event,
+      exit,
+      write(input) {
+        if (done) return;
+        for (const ch of typeof input === 'string' ? input : new TextDecoder().decode(input)) {
+          if (ch !== '\r' && ch !== '\n') {
+            line += ch;
+            out(ch);
+            continue;
+          }
+          const cmd = line.trim();
+          line = '';
+          out('\r\n');
+          const echo = /^echo (.*)$/.exec(cmd);
+          const ex = /^exit (\d+)$/.exec(cmd);
+          if (echo) out(`${echo[1]}\r\n`);
+          else if (cmd === 'stty size') out(`${size.rows} ${size.cols}\r\n`);
+          else if (ex) return end(Number(ex[1]));
+          out('$ ');
+        }
+      },
+      async resize(cols, rows) {
+        size = { cols, rows };
+      },
+      kill() {
+        end(137);
+      },
+    };
   }
 
   async display(ctx: DriverContext, id: string): Promise<DisplayEndpoint> {

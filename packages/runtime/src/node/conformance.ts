@@ -5,20 +5,25 @@
  * stated reason (never silently).
  *
  * Scripts passed to `makeRequest` are POSIX `sh -c` scripts from a tiny set: `exit <n>`,
- * `sleep 1000`, `echo <text>`; the fake driver understands exactly these.
+ * `sleep 1000`, `echo <text>`; the fake driver understands exactly these (and, for exec, the few
+ * forms its doc comment lists).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { VirtosError } from '@virtos/core';
 import {
   canExec,
+  canExecStream,
+  canOpenPty,
   canPause,
   hasDisplay,
   isDriverKind,
   type CreateRequest,
   type DriverContext,
+  type PtySession,
   type RuntimeDriver,
 } from '../common/driver.js';
+import { waitForFileScript } from '../common/fake-driver.js';
 
 /** The parts of a test framework the suite uses (Vitest's `it`, `describe`, hooks fit). */
 export interface ConformanceTestApi {
@@ -45,6 +50,8 @@ export const CONFORMANCE_CASES = [
   'aborting wait does not stop the environment',
   'pause and resume',
   'exec runs inside the environment',
+  'streamed exec delivers output while the command runs',
+  'a PTY runs a shell with its size, resize and exit code',
   'display requires a desktop',
 ] as const;
 
@@ -230,6 +237,66 @@ export function describeDriverConformance(t: ConformanceTestApi, opts: Conforman
       assert.equal(r.stdout, 'hello\n');
       const r2 = await driver.exec(ctx(), id, { args: ['/bin/sh', '-c', 'exit 3'] });
       assert.equal(r2.exitCode, 3);
+      await driver.delete(ctx(), id);
+    });
+
+    test('streamed exec delivers output while the command runs', async () => {
+      assert.ok(canExecStream(driver), 'the driver lacks the exec-stream capability');
+      assert.ok(canExec(driver), 'the driver lacks the exec capability');
+      const id = await make('sleep 1000');
+      await driver.start(ctx(), id);
+      // The command prints 'a', then waits for a file only the test creates, and only after it saw
+      // 'a': so 'a' reached the sink while the command still ran (events, no timing).
+      const go = `/tmp/go-${randomBytes(4).toString('hex')}`;
+      const seen: string[] = [];
+      const exec = driver;
+      let touched: Promise<unknown> | undefined;
+      const result = await exec.execStream(
+        ctx(),
+        id,
+        { args: ['/bin/sh', '-c', `echo a; ${waitForFileScript(go)}; echo b; exit 4`] },
+        {
+          onStdout: (c) => {
+            const text = new TextDecoder().decode(c);
+            seen.push(text);
+            if (text.includes('a') && !touched) {
+              touched = exec.execStream(ctx(), id, { args: ['/bin/sh', '-c', `touch ${go}`] }, {});
+            }
+          },
+        },
+      );
+      await touched;
+      assert.ok(touched, 'no output arrived before the command finished');
+      assert.equal(seen.join(''), 'a\nb\n');
+      assert.deepEqual(result, { exitCode: 4, truncated: false });
+      await driver.delete(ctx(), id);
+    });
+
+    test('a PTY runs a shell with its size, resize and exit code', async () => {
+      assert.ok(canOpenPty(driver), 'the driver lacks the pty capability');
+      const id = await make('sleep 1000');
+      await driver.start(ctx(), id);
+      const pty: PtySession = await driver.openPty(ctx(), id, { cols: 100, rows: 30 });
+      let out = '';
+      const waiters: { re: RegExp; resolve: () => void }[] = [];
+      pty.onData((d) => {
+        out += new TextDecoder().decode(d);
+        for (const w of waiters.splice(0)) {
+          if (w.re.test(out)) w.resolve();
+          else waiters.push(w);
+        }
+      });
+      const until = (re: RegExp): Promise<void> =>
+        re.test(out) ? Promise.resolve() : new Promise((resolve) => waiters.push({ re, resolve }));
+      pty.write('stty size\r');
+      await until(/30 100/);
+      await pty.resize(120, 40);
+      pty.write('stty size\r');
+      await until(/40 120/);
+      pty.write('echo hi\r');
+      await until(/\r\nhi\r\n/);
+      pty.write('exit 3\r');
+      assert.deepEqual(await pty.exit, { exitCode: 3 });
       await driver.delete(ctx(), id);
     });
 

@@ -23,14 +23,21 @@ import {
   type EnvironmentState,
   type EnvironmentStatus,
   type ExecCapability,
+  type ExecOutputSink,
   type ExecRequest,
   type ExecResult,
+  type ExecStreamCapability,
+  type ExecStreamResult,
   type ExitStatus,
   type KnownDriverKind,
   type PauseCapability,
+  type PtyCapability,
+  type PtyRequest,
+  type PtySession,
   type RuntimeDriver,
 } from '../../common/driver.js';
 import { RuntimeErrors } from '../../common/errors.js';
+import { execOciStream, openOciPty, type OciExecTarget } from './pty-exec.js';
 import { RfbSession } from '../rfb/rfb-client.js';
 import {
   DESKTOP_GEOMETRY,
@@ -136,12 +143,20 @@ function whenExists(file: string, dir: string, signal: AbortSignal): Promise<voi
 
 /** The OCI driver (`oci.crun/v1`, `oci.runc/v1`, `oci.runsc/v1`). */
 export class OciDriver
-  implements RuntimeDriver, PauseCapability, ExecCapability, DisplayCapability
+  implements
+    RuntimeDriver,
+    PauseCapability,
+    ExecCapability,
+    ExecStreamCapability,
+    PtyCapability,
+    DisplayCapability
 {
   readonly kind: KnownDriverKind;
   readonly capabilities: ReadonlySet<DriverCapability> = new Set<DriverCapability>([
     'pause',
     'exec',
+    'exec-stream',
+    'pty',
     'display',
   ]);
   /** The runtime CLI client (exposed for tests and doctor). */
@@ -536,6 +551,26 @@ export class OciDriver
     } finally {
       await rm(file, { force: true });
     }
+  }
+
+  /** A running environment as the exec helpers of pty-exec.ts see it. */
+  private async execTarget(ctx: DriverContext, id: string): Promise<OciExecTarget> {
+    const env = this.get(id);
+    assertOperation(id, await this.observedState(ctx, env), 'exec');
+    return { cli: this.cli, container: env.name, bundle: env.bundle, base: env.config.process };
+  }
+
+  async execStream(
+    ctx: DriverContext,
+    id: string,
+    req: ExecRequest,
+    sink: ExecOutputSink,
+  ): Promise<ExecStreamResult> {
+    return execOciStream(ctx.signal, await this.execTarget(ctx, id), req, sink);
+  }
+
+  async openPty(ctx: DriverContext, id: string, req: PtyRequest): Promise<PtySession> {
+    return openOciPty(ctx.signal, await this.execTarget(ctx, id), req);
   }
 
   async display(
