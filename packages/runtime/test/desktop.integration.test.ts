@@ -5,6 +5,7 @@
  * cache is VIRTOS_TEST_IMAGE_CACHE (default /var/cache/virtos-test/images), as in the images tests.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -18,6 +19,7 @@ import {
 import type { EnvironmentSpec } from '@virtos/spec';
 import { OciDriver, RUNSC_DESKTOP_REASON } from '../src/node/oci/oci-driver.js';
 import { OCI_RUNTIMES } from '../src/node/oci/oci-cli.js';
+import { USERNS_BASE_ID } from '../src/node/oci/userns.js';
 import { FIREFOX_PROFILE, appLaunchFor } from '../src/node/oci/desktop.js';
 import { RfbSession, countColours, encodePng, type RfbFrame } from '../src/node/rfb/rfb-client.js';
 import { isRoot, leftoversOf, testStateDir, usableRuntimes } from './helpers.js';
@@ -173,6 +175,12 @@ describe.skipIf(!isRoot)('desktop and terminal environments', () => {
         encodePng(frame, deflateSync),
       );
       expect(countColours(frame)).toBeGreaterThan(2);
+      // The desktop runs in its own user namespace: seen from the host, its user is an unused id.
+      if (driver.usernsOffReason === undefined) {
+        const pid = (await driver.status(ctx(), id)).pid ?? 0;
+        const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+        expect(uid).toBeGreaterThanOrEqual(USERNS_BASE_ID);
+      }
 
       await driver.pause(ctx(), id);
       expect((await driver.status(ctx(), id)).state).toBe('paused');
