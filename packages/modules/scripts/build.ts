@@ -44,9 +44,14 @@ export async function buildModules(
       id: string;
     };
     const script = await bundleScript(join(dir, 'src', 'main.ts'));
-    // A module's own stylesheet, else the shared one the built-in modules look alike with.
+    // A module's own stylesheet, else the shared one the built-in modules look alike with (plus
+    // the module's additions in `extra.css`, when it has some).
     const own = join(dir, 'src', 'style.css');
-    const style = await readFile(existsSync(own) ? own : BASE_STYLE, 'utf8');
+    const extra = join(dir, 'src', 'extra.css');
+    const style = existsSync(own)
+      ? await readFile(own, 'utf8')
+      : (await readFile(BASE_STYLE, 'utf8')) +
+        (existsSync(extra) ? `\n${await readFile(extra, 'utf8')}` : '');
     const pkg = JSON.stringify({ manifest, script, style });
     await writeFile(join(outDir, `${manifest.id}.module.json`), pkg);
     built.push({ id: manifest.id, bytes: Buffer.byteLength(script) });
