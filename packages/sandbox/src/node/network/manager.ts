@@ -3,6 +3,7 @@
  * mode from the host side, before the container starts (the container has no capabilities, so it
  * can change nothing of this). See docs/network.md for the address plan and the rules.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -20,6 +21,7 @@ import {
   inCidr,
   lanCidrs,
   linkAddresses,
+  parseIpv4,
   pickSlot,
   type HostRoute,
   type LinkAddresses,
@@ -122,6 +124,16 @@ export interface NetworkManager {
     opts?: { signal?: AbortSignal },
   ): Promise<NetworkAttachment>;
   /**
+   * Takes over the network of an environment that a previous manager (an earlier daemon process
+   * over the same stateDir) set up and that still runs: the kernel objects (netns, veth, nftables
+   * tables, NAT) survived that process; what lived inside it is made again: the allowlist egress
+   * proxy and DNS responder (on new ports, with the host table swapped atomically) and the
+   * bookkeeping of peer links. The mode is the one recorded at setup; `network.allow` is the list
+   * the proxy enforces. Idempotent: an attachment this manager holds is returned as is. Fails with
+   * `network.setup_failed` when no record or namespace is left.
+   */
+  adopt(env: NetworkEnvRef, network: NetworkSpec): Promise<NetworkAttachment>;
+  /**
    * Finds and removes netns, veths, nftables tables and proxies of environments that no longer
    * exist (crash leftovers recorded in this manager's stateDir). Returns the names it removed.
    */
@@ -147,6 +159,8 @@ interface Live {
   proxy?: EgressProxy;
   dns?: DnsResponder;
   disposing?: Promise<void> | undefined;
+  /** The attachment handed out (adopt returns the same one again). */
+  attachment?: NetworkAttachment;
 }
 
 const NETNS_DIR = '/run/netns';
@@ -606,40 +620,7 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
         throwIfAborted(signal, 'network setup');
         let nameserver = up.first;
         if (network.mode === 'allowlist') {
-          const matcher = createDomainMatcher(network.allow);
-          if (matcher.patterns.length !== network.allow.length) {
-            logger.warn('ignored invalid allowlist entries', {
-              env: env.id,
-              given: network.allow.length,
-              used: matcher.patterns.length,
-            });
-          }
-          l.proxy = await startEgressProxy({
-            address: up.first,
-            upstreamPorts: allowlistPorts,
-            matcher,
-            logger: logger.child({ env: env.id }),
-            ...(opts.resolver && { resolver: opts.resolver }),
-            ...(opts.isForbiddenUpstream && { isForbidden: opts.isForbiddenUpstream }),
-          });
-          l.dns = await startDnsResponder({
-            address: up.first,
-            isAllowed: (n) => matcher.matches(n),
-            proxyAddress: up.first,
-          });
-          // SECURITY: the host table redirects the environment's 80/443/53 to the proxy and DNS
-          // responder on the veth host end and drops every other packet from the veth, so the
-          // host's other services, its other addresses and other environments stay unreachable.
-          await nft(
-            hostRuleset({
-              mode: 'allowlist',
-              table: names.hostTable,
-              hostVeth: names.hostVeth,
-              hostAddress: up.first,
-              envAddress: up.second,
-              proxy: { tcp: l.proxy.ports, dnsPort: l.dns.port },
-            }),
-          );
+          await startAllowlist(l, up, network.allow);
         } else if (network.mode === 'tor') {
           const tor = opts.tor as TorEndpoint;
           // SECURITY: every TCP packet from the veth is redirected to the Tor TransPort and DNS
@@ -700,7 +681,8 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       }
       await withPeerLock(() => connectPeers(l));
       logger.info('network ready', { env: env.id, mode: network.mode, ms: Date.now() - started });
-      return attachmentOf(l, resolvConfPath, up);
+      l.attachment = attachmentOf(l, resolvConfPath, up);
+      return l.attachment;
     } catch (e) {
       // Roll back only when the namespace is ours (live is set right after `ip netns add`).
       if (live.get(env.id) === l) await quiet(() => disposeLive(l));
@@ -721,6 +703,142 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
         },
       );
     }
+  }
+
+  /**
+   * Starts the egress proxy and DNS responder of an allowlist environment on the veth host end and
+   * loads its host table, which redirects to their ports (replacing an older table atomically).
+   */
+  async function startAllowlist(
+    l: Live,
+    up: LinkAddresses,
+    allow: readonly string[],
+  ): Promise<void> {
+    const matcher = createDomainMatcher(allow);
+    if (matcher.patterns.length !== allow.length) {
+      logger.warn('ignored invalid allowlist entries', {
+        env: l.env.id,
+        given: allow.length,
+        used: matcher.patterns.length,
+      });
+    }
+    l.proxy = await startEgressProxy({
+      address: up.first,
+      upstreamPorts: allowlistPorts,
+      matcher,
+      logger: logger.child({ env: l.env.id }),
+      ...(opts.resolver && { resolver: opts.resolver }),
+      ...(opts.isForbiddenUpstream && { isForbidden: opts.isForbiddenUpstream }),
+    });
+    l.dns = await startDnsResponder({
+      address: up.first,
+      isAllowed: (n) => matcher.matches(n),
+      proxyAddress: up.first,
+    });
+    // SECURITY: the host table redirects the environment's 80/443/53 to the proxy and DNS
+    // responder on the veth host end and drops every other packet from the veth, so the host's
+    // other services, its other addresses and other environments stay unreachable. Loaded as one
+    // transaction, so an adopted environment never sees a moment without rules.
+    await nft(
+      hostRuleset({
+        mode: 'allowlist',
+        table: l.names.hostTable,
+        hostVeth: l.names.hostVeth,
+        hostAddress: up.first,
+        envAddress: up.second,
+        proxy: { tcp: l.proxy.ports, dnsPort: l.dns.port },
+      }),
+    );
+  }
+
+  /** The uplink addresses of a record, from its slot reservation file (`uplink-<slot>`). */
+  function uplinkOf(record: AttachmentRecord): LinkAddresses | undefined {
+    const slot = Number(/uplink-(\d+)$/.exec(record.slotFile ?? '')?.[1]);
+    return Number.isInteger(slot) && slot > 0 ? linkAddresses(UPLINK_RANGE, slot) : undefined;
+  }
+
+  /**
+   * Rebuilds the peer-link bookkeeping of an adopted environment from its netns: each `vp-<short>`
+   * link, its /30 slot (so no new link reuses it) and, when the other side is known here, the pair.
+   */
+  async function recoverPeers(l: Live, records: readonly AttachmentRecord[]): Promise<void> {
+    const { stdout } = await ip(['-n', l.names.netns, '-j', '-4', 'addr', 'show']);
+    const links = JSON.parse(stdout || '[]') as {
+      ifname?: string;
+      addr_info?: { local?: string }[];
+    }[];
+    for (const link of links) {
+      const ifname = link.ifname ?? '';
+      const local = link.addr_info?.[0]?.local;
+      if (!ifname.startsWith(PEER_LINK_PREFIX) || !local) continue;
+      const base = parseIpv4(PEER_RANGE.base) ?? 0;
+      const slot = Math.floor(((parseIpv4(local) ?? 0) - base) / 4);
+      if (slot <= 0 || slot >= SLOTS_PER_RANGE) continue;
+      peerSlots.add(slot);
+      const otherShort = ifname.slice(PEER_LINK_PREFIX.length);
+      const other = records.find((r) => r.short === otherShort);
+      if (!other) continue;
+      l.links.set(other.id, { otherId: other.id, slot, ifname, address: local });
+    }
+  }
+
+  async function adopt(env: NetworkEnvRef, network: NetworkSpec): Promise<NetworkAttachment> {
+    const known = live.get(env.id);
+    if (known?.attachment && !known.disposing) return known.attachment;
+    const records = await readRecords(opts.stateDir);
+    const record = records.find((r) => r.id === env.id);
+    if (!record || !existsSync(join(NETNS_DIR, record.netns))) {
+      throw NetworkErrors.create(
+        'setup_failed',
+        `No network of ${env.id} is left to adopt on this host.`,
+        { subject: env.id, hint: 'Provision the environment again.' },
+      );
+    }
+    const names = envNames(env.id);
+    const l: Live = {
+      env,
+      spec: { ...network, mode: record.mode },
+      names,
+      record,
+      hostsPath: join(record.dir, 'hosts'),
+      links: new Map(),
+    };
+    const up = uplinkOf(record);
+    live.set(env.id, l);
+    try {
+      if (record.mode === 'allowlist') {
+        if (!up || !record.hostTable) {
+          throw NetworkErrors.create(
+            'setup_failed',
+            `The allowlist uplink of ${env.id} is incomplete.`,
+            {
+              subject: env.id,
+              hint: 'Provision the environment again.',
+            },
+          );
+        }
+        await startAllowlist(l, up, network.allow);
+      }
+      await withPeerLock(() => recoverPeers(l, records));
+    } catch (e) {
+      live.delete(env.id);
+      await l.proxy?.close();
+      await l.dns?.close();
+      throw e instanceof VirtosError
+        ? e
+        : NetworkErrors.create(
+            'setup_failed',
+            `Cannot adopt the network of ${env.id}: ${String(e)}`,
+            {
+              subject: env.id,
+              cause: e,
+              hint: 'Run `virtos doctor` to check iproute2 and nftables.',
+            },
+          );
+    }
+    l.attachment = attachmentOf(l, join(record.dir, 'resolv.conf'), up);
+    logger.info('network adopted', { env: env.id, mode: record.mode });
+    return l.attachment;
   }
 
   async function cleanupLeftovers(liveIds: readonly string[]): Promise<string[]> {
@@ -747,5 +865,5 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
     await quiet(() => restoreForwardingIfUnused());
   }
 
-  return { setup, cleanupLeftovers, dispose };
+  return { setup, adopt, cleanupLeftovers, dispose };
 }
