@@ -57,6 +57,7 @@ export type {
   Provisioner,
   RuntimeChoice,
 } from './common/provisioner.js';
+export { canAdopt } from './common/provisioner.js';
 export {
   DEFAULT_PROVISIONER_STATE_DIR,
   PROVISIONER_KINDS,

@@ -89,4 +89,20 @@ export interface Provisioner {
   teardown(ctx: DriverContext, id: string): Promise<void>;
   /** Ids with any trace on this host (records, driver, mounts), for the orchestrator's reconciler. */
   list(ctx: DriverContext): Promise<readonly string[]>;
+  /**
+   * Optional: takes over an environment that an earlier daemon process left running on this host
+   * (environments outlive the daemon). Re-creates what lived inside that process (the allowlist
+   * egress proxy and its DNS responder) from the spec, which only the registry holds. Idempotent;
+   * an environment this process made or adopted already is left as is. Returns the observed status:
+   * an environment that no longer runs is not adopted (`stopped`), one with no trace throws
+   * `runtime.not_found`.
+   */
+  adopt?(ctx: DriverContext, req: ProvisionRequest): Promise<EnvironmentStatus>;
+}
+
+/** True when the provisioner can take over environments of an earlier process. */
+export function canAdopt(
+  p: Provisioner,
+): p is Provisioner & Required<Pick<Provisioner, 'adopt'>> {
+  return typeof p.adopt === 'function';
 }
