@@ -1,7 +1,7 @@
 /**
  * The network modes seen from a REAL container: an OCI bundle that joins `attachment.netnsPath`,
  * bind-mounts `attachment.resolvConfPath` onto /etc/resolv.conf, runs as uid 65534 with no
- * capabilities, under runc and under gVisor (runsc). This is the wiring the runtime driver uses.
+ * capabilities, under crun, runc and gVisor (runsc). This is the wiring the runtime driver uses.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -38,6 +38,7 @@ function which(bin: string): Promise<boolean> {
  * root namespace.)
  */
 const RUNTIMES: { name: string; argv: (bundle: string, id: string) => string[] }[] = [
+  { name: 'crun', argv: (b, id) => ['crun', 'run', '--bundle', b, id] },
   { name: 'runc', argv: (b, id) => ['runc', 'run', '--bundle', b, id] },
   { name: 'runsc', argv: (b, id) => ['runsc', '--network=host', 'run', '--bundle', b, id] },
 ];
@@ -204,9 +205,13 @@ describe.skipIf(!isRoot)(
           { op: 'tcp', host: outside.address, port: 8080, read: true },
           { op: 'tcp', host: inet.hostAddress ?? '', port: hostPort },
           { op: 'tcp', host: outside.hostAddress, port: hostPort },
+          // The host's service listens on every address, 127.0.0.1 included; inside, 127.0.0.1 is
+          // the environment's own loopback, where nothing listens.
+          { op: 'tcp', host: '127.0.0.1', port: hostPort },
         ]);
         expect(inetR[0]?.data).toContain('OUTSIDE port=8080');
-        expect(inetR.slice(1).map((r) => r.result)).toEqual(['timeout', 'timeout']);
+        expect(inetR.slice(1, 3).map((r) => r.result)).toEqual(['timeout', 'timeout']);
+        expect(inetR[3]?.result).toBe('refused');
         await inet.dispose();
 
         const tor = await manager.setup({ id: `ct-tor-${runtime.name}`, name: 't' }, spec('tor'));
