@@ -10,8 +10,12 @@ import {
   type DriverContext,
   type EnvironmentState,
   type EnvironmentStatus,
+  type ExecOutputSink,
   type ExecRequest,
   type ExecResult,
+  type ExecStreamResult,
+  type PtyRequest,
+  type PtySession,
 } from '@virtos/runtime';
 import type { EnvironmentSpec } from '@virtos/spec';
 import type {
@@ -172,6 +176,24 @@ export class ProvisionerDouble implements Provisioner {
     if (this.observed(id) !== 'running')
       throw RuntimeErrors.create('invalid_state', `Cannot exec in ${id}.`);
     return { exitCode: 0, stdout: req.args.join(' ') + '\n', stderr: '' };
+  }
+
+  async execStream(
+    _ctx: DriverContext,
+    id: string,
+    req: ExecRequest,
+    sink: ExecOutputSink,
+  ): Promise<ExecStreamResult> {
+    this.calls.push(`execStream:${id}`);
+    if (this.observed(id) !== 'running')
+      throw RuntimeErrors.create('invalid_state', `Cannot exec in ${id}.`);
+    sink.onStdout?.(new TextEncoder().encode(req.args.join(' ') + '\n'));
+    return { exitCode: 0, truncated: false };
+  }
+
+  async openPty(_ctx: DriverContext, id: string, _req: PtyRequest): Promise<PtySession> {
+    this.calls.push(`openPty:${id}`);
+    throw RuntimeErrors.create('invalid_request', `The test double has no terminal for ${id}.`);
   }
 
   async status(_ctx: DriverContext, id: string): Promise<EnvironmentStatus> {

@@ -23,8 +23,12 @@ import {
   RuntimeErrors,
   type DisplayEndpoint,
   type DriverContext,
+  type ExecOutputSink,
   type ExecRequest,
   type ExecResult,
+  type ExecStreamResult,
+  type PtyRequest,
+  type PtySession,
 } from '@virtos/runtime';
 import { finding, parseSpec, type EnvironmentSpec, type Finding } from '@virtos/spec';
 import { OrchestratorErrors } from '../common/errors.js';
@@ -527,6 +531,33 @@ export class Orchestrator implements Disposable {
     assertAllowed(id, rec.state, 'exec');
     await this.touch(id);
     return this.guarded(id, () => this.provisioner.exec(this.ctx(signal), id, req));
+  }
+
+  /** Like {@link exec}, with the output delivered to `sink` as it comes. */
+  async execStream(
+    id: string,
+    req: ExecRequest,
+    sink: ExecOutputSink,
+    signal?: AbortSignal,
+  ): Promise<ExecStreamResult> {
+    this.assertOpen();
+    const rec = await this.load(id);
+    assertAllowed(id, rec.state, 'exec');
+    await this.touch(id);
+    return this.guarded(id, () => this.provisioner.execStream(this.ctx(signal), id, req, sink));
+  }
+
+  /**
+   * A login shell (or `req.args`) on a pseudo-terminal in a running environment (counts as
+   * activity). The session outlives the call; the caller ends it when the environment leaves
+   * `running` (the daemon's PTY bridge follows transitions).
+   */
+  async openPty(id: string, req: PtyRequest, signal?: AbortSignal): Promise<PtySession> {
+    this.assertOpen();
+    const rec = await this.load(id);
+    assertAllowed(id, rec.state, 'exec');
+    await this.touch(id);
+    return this.guarded(id, () => this.provisioner.openPty(this.ctx(signal), id, req));
   }
 
   /** The desktop's VNC endpoint of a running environment (counts as activity). */

@@ -10,8 +10,12 @@ import {
   type DisplayEndpoint,
   type DriverContext,
   type EnvironmentStatus,
+  type ExecOutputSink,
   type ExecRequest,
   type ExecResult,
+  type ExecStreamResult,
+  type PtyRequest,
+  type PtySession,
 } from './driver.js';
 import { RuntimeErrors } from './errors.js';
 import { FakeDriver } from './fake-driver.js';
@@ -132,6 +136,19 @@ export class FakeProvisioner implements Provisioner {
 
   exec(ctx: DriverContext, id: string, req: ExecRequest): Promise<ExecResult> {
     return this.driver.exec(ctx, id, req);
+  }
+
+  execStream(
+    ctx: DriverContext,
+    id: string,
+    req: ExecRequest,
+    sink: ExecOutputSink,
+  ): Promise<ExecStreamResult> {
+    return this.driver.execStream(ctx, id, req, sink);
+  }
+
+  openPty(ctx: DriverContext, id: string, req: PtyRequest): Promise<PtySession> {
+    return this.driver.openPty(ctx, id, req);
   }
 
   status(ctx: DriverContext, id: string): Promise<EnvironmentStatus> {

@@ -10,9 +10,13 @@ import type {
   DisplayEndpoint,
   DriverContext,
   EnvironmentStatus,
+  ExecOutputSink,
   ExecRequest,
   ExecResult,
+  ExecStreamResult,
   KnownDriverKind,
+  PtyRequest,
+  PtySession,
 } from './driver.js';
 
 /** The steps of a provisioning, in order. */
@@ -78,6 +82,15 @@ export interface Provisioner {
   resume(ctx: DriverContext, id: string): Promise<EnvironmentStatus>;
   /** Runs a command inside the running environment (default uid 1000, same policy). */
   exec(ctx: DriverContext, id: string, req: ExecRequest): Promise<ExecResult>;
+  /** Like exec, with stdout and stderr delivered to `sink` as they come (capped 1 MiB each). */
+  execStream(
+    ctx: DriverContext,
+    id: string,
+    req: ExecRequest,
+    sink: ExecOutputSink,
+  ): Promise<ExecStreamResult>;
+  /** A program (default: a login shell) on a new pseudo-terminal inside the environment. */
+  openPty(ctx: DriverContext, id: string, req: PtyRequest): Promise<PtySession>;
   /** The observed status; throws `runtime.not_found` for an id this host has no trace of. */
   status(ctx: DriverContext, id: string): Promise<EnvironmentStatus>;
   /** The desktop's VNC endpoint (waits until ready); `runtime.invalid_request` without a desktop. */

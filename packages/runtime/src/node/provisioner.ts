@@ -31,14 +31,20 @@ import {
   DRIVER_KINDS,
   assertEnvironmentId,
   canExec,
+  canExecStream,
+  canOpenPty,
   canPause,
   hasDisplay,
   type DisplayEndpoint,
   type DriverContext,
   type EnvironmentStatus,
+  type ExecOutputSink,
   type ExecRequest,
   type ExecResult,
+  type ExecStreamResult,
   type KnownDriverKind,
+  type PtyRequest,
+  type PtySession,
   type RuntimeDriver,
 } from '../common/driver.js';
 import { RuntimeErrors } from '../common/errors.js';
@@ -425,6 +431,23 @@ class HostProvisioner implements Provisioner {
     const d = await this.live0(ctx, id);
     if (!canExec(d)) throw noCapability(id, d, 'exec');
     return d.exec(ctx, id, req);
+  }
+
+  async execStream(
+    ctx: DriverContext,
+    id: string,
+    req: ExecRequest,
+    sink: ExecOutputSink,
+  ): Promise<ExecStreamResult> {
+    const d = await this.live0(ctx, id);
+    if (!canExecStream(d)) throw noCapability(id, d, 'exec-stream');
+    return d.execStream(ctx, id, req, sink);
+  }
+
+  async openPty(ctx: DriverContext, id: string, req: PtyRequest): Promise<PtySession> {
+    const d = await this.live0(ctx, id);
+    if (!canOpenPty(d)) throw noCapability(id, d, 'pty');
+    return d.openPty(ctx, id, req);
   }
 
   async status(ctx: DriverContext, id: string): Promise<EnvironmentStatus> {
