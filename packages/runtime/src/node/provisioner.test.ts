@@ -49,9 +49,14 @@ class RecordingDriver extends FakeDriver {
     this.created.push(req);
     return super.create(c, req);
   }
+  /** Set: the first process ends at once with this exit code (a start that does not hold). */
+  exitAtStart: number | undefined;
   override async start(c: DriverContext, id: string): Promise<EnvironmentStatus> {
     if (this.failStart) throw new Error('start failed');
-    return super.start(c, id);
+    const st = await super.start(c, id);
+    if (this.exitAtStart === undefined) return st;
+    await this.stop(c, id);
+    return { id, state: 'stopped', exitCode: this.exitAtStart };
   }
 }
 
@@ -63,13 +68,23 @@ interface World {
   mounted: Set<string>;
 }
 
-function world(stateDir: string, o: { failStart?: boolean; mounted?: Set<string> } = {}): World {
+function world(
+  stateDir: string,
+  o: {
+    failStart?: boolean;
+    mounted?: Set<string>;
+    /** The drivers of an earlier process (the runtime keeps its environments across processes). */
+    drivers?: { container: RecordingDriver; microvm: RecordingDriver };
+    slowImages?: Promise<void>;
+  } = {},
+): World {
   const events: string[] = [];
   const mounted = o.mounted ?? new Set<string>();
   const image: ResolvedImage = { key: 'k1', layers: [], outcomes: [] };
   const images = {
     ensure: async () => {
       events.push('ensure');
+      await o.slowImages;
       return image;
     },
   } as unknown as ImageStore;
@@ -90,14 +105,30 @@ function world(stateDir: string, o: { failStart?: boolean; mounted?: Set<string>
       };
       return a;
     },
+    adopt: async (env, net) => {
+      events.push(`adopt-net:${env.id}:${net.mode}:${net.allow.join(',')}`);
+      return {
+        id: env.id,
+        netnsPath: `/run/netns/virtos-${env.id}`,
+        netnsName: `virtos-${env.id}`,
+        mode: net.mode,
+        resolvConfPath: `/state/${env.id}/resolv.conf`,
+        hostsPath: `/state/${env.id}/hosts`,
+        peers: () => new Map(),
+        dispose: async () => {
+          events.push(`dispose-net:${env.id}`);
+        },
+      };
+    },
     cleanupLeftovers: async (live) => {
       events.push(`cleanupLeftovers:[${live.join(',')}]`);
       return [];
     },
     dispose: async () => undefined,
   };
-  const container = new RecordingDriver('oci.crun/v1', o.failStart ?? false);
-  const microvm = new RecordingDriver('oci.runsc/v1');
+  const container =
+    o.drivers?.container ?? new RecordingDriver('oci.crun/v1', o.failStart ?? false);
+  const microvm = o.drivers?.microvm ?? new RecordingDriver('oci.runsc/v1');
   return {
     events,
     container,
@@ -260,6 +291,60 @@ describe('createProvisioner', () => {
     expect(await pb.list(ctx())).toEqual(['x2']);
     await pb.teardown(ctx(), 'x1');
     await expect(pb.status(ctx(), 'x1')).rejects.toMatchObject({ code: 'runtime.not_found' });
+  });
+
+  it('a new instance adopts what an earlier one left running: network re-made from the spec, once; stopped ones are not adopted', async () => {
+    const mounted = new Set<string>();
+    const a = world(dir, { mounted });
+    const pa = createProvisioner(a.opts);
+    const allow = spec({ network: { mode: 'allowlist', allow: ['example.org'], peers: [] } });
+    await pa.provision(ctx(), { id: 'k1', spec: allow });
+    await pa.provision(ctx(), { id: 'k2', spec: spec() });
+    await pa.provision(ctx(), { id: 'k3', spec: spec() });
+    // The daemon process ends; the runtime (the same drivers) keeps the environments running.
+    const b = world(dir, { mounted, drivers: { container: a.container, microvm: a.microvm } });
+    const pb = createProvisioner(b.opts);
+    expect(await pb.list(ctx())).toEqual(['k1', 'k2', 'k3']);
+    expect((await pb.status(ctx(), 'k1')).state).toBe('running');
+    expect((await pb.adopt(ctx(), { id: 'k1', spec: allow })).state).toBe('running');
+    expect((await pb.adopt(ctx(), { id: 'k1', spec: allow })).state).toBe('running');
+    expect((await pb.adopt(ctx(), { id: 'k2', spec: spec() })).state).toBe('running');
+    // Only the allowlist environment had something inside the old process: adopted once.
+    expect(b.events).toEqual(['adopt-net:k1:allowlist:example.org']);
+    // One that ended meanwhile is reported as it is, and not adopted.
+    await a.container.stop(ctx(), 'k3');
+    expect((await pb.adopt(ctx(), { id: 'k3', spec: spec() })).state).toBe('stopped');
+    await expect(pb.adopt(ctx(), { id: 'nope', spec: spec() })).rejects.toMatchObject({
+      code: 'runtime.not_found',
+    });
+    // Teardown of an adopted environment goes through its re-made attachment.
+    await pb.teardown(ctx(), 'k1');
+    expect(b.events.slice(1)).toEqual(['dispose-net:k1', 'unmount-path']);
+    expect(await pb.list(ctx())).toEqual(['k2', 'k3']);
+  });
+
+  it('status waits for a provisioning of the same id instead of reading a half-made environment', async () => {
+    let release!: () => void;
+    const w = world(dir, { slowImages: new Promise<void>((r) => (release = r)) });
+    const p = createProvisioner(w.opts);
+    const prov = p.provision(ctx(), { id: 's1', spec: spec() });
+    await new Promise((r) => setTimeout(r, 10));
+    // The record exists, the sandbox does not yet: without waiting this read as "stopped".
+    const st = p.status(ctx(), 's1');
+    release();
+    await prov;
+    expect((await st).state).toBe('running');
+  });
+
+  it('a first process that ends during start fails the provisioning (never handed over as running)', async () => {
+    const w = world(dir);
+    w.container.exitAtStart = 3;
+    const p = createProvisioner(w.opts);
+    await expect(p.provision(ctx(), { id: 'e1', spec: spec() })).rejects.toMatchObject({
+      code: 'runtime.failed',
+      message: expect.stringContaining('exit code 3'),
+    });
+    expect(await p.list(ctx())).toEqual([]);
   });
 
   it('refuses an id that already exists', async () => {

@@ -122,8 +122,11 @@ interface Live {
 
 const RECORD_RE = /^([a-z0-9][a-z0-9_-]{0,62})\.json$/;
 
+/** The real provisioner: a {@link Provisioner} that can adopt environments of earlier processes. */
+export type HostProvisionerApi = Provisioner & Required<Pick<Provisioner, 'adopt'>>;
+
 /** Creates the real provisioner; see {@link Provisioner}. */
-export function createProvisioner(opts: ProvisionerOptions): Provisioner {
+export function createProvisioner(opts: ProvisionerOptions): HostProvisionerApi {
   return new HostProvisioner(opts);
 }
 
@@ -363,6 +366,7 @@ class HostProvisioner implements Provisioner {
 
       progress('start', 'starting');
       let status = await driver.start(ctx, id);
+      assertStarted(id, status);
       let display: DisplayEndpoint | undefined;
       if (desktop) {
         progress('display', 'waiting for the display and the window manager');
@@ -376,6 +380,7 @@ class HostProvisioner implements Provisioner {
           timeoutMs: this.opts.displayTimeoutMs ?? 20_000,
         });
         status = await driver.status(ctx, id);
+        assertStarted(id, status);
       }
       const startedAt = this.clock.now();
       record.startedAt = startedAt;
@@ -451,12 +456,17 @@ class HostProvisioner implements Provisioner {
   }
 
   async status(ctx: DriverContext, id: string): Promise<EnvironmentStatus> {
+    // A provision, adoption or teardown of this id in flight: answer after it, never from a
+    // half-made or half-removed environment (a record whose sandbox is not created yet, or is
+    // already deleted, would otherwise read as stopped and be reported vanished).
+    const pending = this.locks.get(id);
+    if (pending) await pending;
     const d = await this.live0(ctx, id);
     try {
       return await d.status(ctx, id);
     } catch (e) {
-      // A record without a driver entry: made by a previous process (its runtime child is gone
-      // with it, so this process cannot manage it). Reported stopped; the reconciler tears it down.
+      // A record whose sandbox is gone (a crash before the driver's create, or removed from
+      // outside): nothing of it runs. Reported stopped; the reconciler tears it down.
       if (e instanceof VirtosError && e.code === 'runtime.not_found')
         return { id, state: 'stopped' };
       throw e;
@@ -467,6 +477,49 @@ class HostProvisioner implements Provisioner {
     const d = await this.live0(ctx, id);
     if (!hasDisplay(d)) throw noCapability(id, d, 'display');
     return d.display(ctx, id, { timeoutMs: this.opts.displayTimeoutMs ?? 20_000 });
+  }
+
+  adopt(ctx: DriverContext, req: ProvisionRequest): Promise<EnvironmentStatus> {
+    throwIfAborted(ctx.signal, 'adopt');
+    assertEnvironmentId(req.id);
+    return this.serial(req.id, () => this.doAdopt(ctx, req));
+  }
+
+  /**
+   * An environment of an earlier daemon process: the driver finds it from its bundle (the runtime
+   * kept it running); the network manager re-creates what lived in that process. The root mount
+   * and the record stay as they are (teardown works from the record).
+   */
+  private async doAdopt(ctx: DriverContext, req: ProvisionRequest): Promise<EnvironmentStatus> {
+    const { id, spec } = req;
+    const known = this.live.get(id);
+    const rec = known?.record ?? (await this.readRecord(id));
+    if (!rec) {
+      throw RuntimeErrors.create('not_found', `No environment ${id} on this host.`, {
+        subject: id,
+        hint: 'It was torn down, or the host rebooted (its state lives in RAM).',
+      });
+    }
+    const driver = this.driverFor(rec.kind);
+    let status: EnvironmentStatus;
+    try {
+      status = await driver.status(ctx, id);
+    } catch (e) {
+      if (e instanceof VirtosError && e.code === 'runtime.not_found')
+        return { id, state: 'stopped' };
+      throw e;
+    }
+    if (known || (status.state !== 'running' && status.state !== 'paused')) return status;
+    const live: Live = { record: rec };
+    if (rec.network) {
+      live.attachment = await this.opts.network.adopt(
+        { id, name: spec.name, ...(req.groups && { groups: req.groups }) },
+        spec.network,
+      );
+    }
+    this.live.set(id, live);
+    this.log.info('adopted', { id, kind: rec.kind, state: status.state });
+    return status;
   }
 
   teardown(ctx: DriverContext, id: string): Promise<void> {
@@ -548,6 +601,16 @@ class HostProvisioner implements Provisioner {
     }
     return [...ids].sort();
   }
+}
+
+/** A provisioning must never hand over an environment whose first process already ended. */
+function assertStarted(id: string, status: EnvironmentStatus): void {
+  if (status.state === 'running' || status.state === 'paused') return;
+  throw RuntimeErrors.create(
+    'failed',
+    `Environment ${id} ended right after its start (${status.state}${status.exitCode !== undefined ? `, exit code ${status.exitCode}` : ''}).`,
+    { subject: id, hint: 'Check the image and the spec; `virtos doctor` checks the runtime.' },
+  );
 }
 
 function noCapability(id: string, d: RuntimeDriver, what: string): Error {

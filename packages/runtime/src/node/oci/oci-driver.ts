@@ -1,12 +1,12 @@
 /**
  * The `oci` driver: runs each environment as an OCI bundle under crun, runc or runsc. The bundle's
  * config comes from the sandbox policy (@virtos/sandbox); the driver adds only host paths (bundle,
- * VNC directory, cgroup path). The runtime runs in the foreground (`run`) as a child of the daemon so
- * the environment's exit code is never lost.
+ * VNC directory, cgroup path). The runtime runs in the foreground (`run`) under a small detached
+ * shim (oci-cli.ts), not as a child of the daemon: environments outlive the daemon, a new daemon
+ * adopts them from their bundles, and the shim keeps the exit code in the bundle.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, readFileSync, watch } from 'node:fs';
+import { chownSync, existsSync, readFileSync, readdirSync, watch } from 'node:fs';
 import { chmod, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { throwIfAborted } from '@virtos/core';
@@ -46,7 +46,7 @@ import {
   appLaunchFor,
   desktopInitScript,
 } from './desktop.js';
-import { OciCli, collect, type OciRuntimeName } from './oci-cli.js';
+import { OciCli, SHIM_FILES, type OciRuntimeName } from './oci-cli.js';
 import { UsernsAllocator, usernsUnavailableReason, type UsernsLease } from './userns.js';
 
 /** Prefix of every container, bundle and cgroup the driver creates (doctor looks for it). */
@@ -88,10 +88,47 @@ interface OciEnv {
   readonly config: OciConfig;
   readonly networkNone: boolean;
   state: 'created' | 'started' | 'stopped';
-  child?: ChildProcess;
-  exit?: Promise<ExitStatus>;
+  /** The shim's pid and start time (to tell it from a reused pid), once started. */
+  shim?: ProcId | undefined;
+  /** The container's first process, once the runtime wrote the pid file. */
+  proc?: ProcId | undefined;
   exitStatus?: ExitStatus;
-  output?: () => string;
+}
+
+/** A process identity: pid plus its start time in clock ticks since boot (pids are reused). */
+interface ProcId {
+  readonly pid: number;
+  readonly start: string;
+}
+
+/** What the driver keeps in a bundle beside config.json, so a new daemon process can adopt it. */
+interface BundleMeta {
+  readonly v: 1;
+  readonly id: string;
+  readonly runtime: OciRuntimeName;
+  readonly vncDir?: string;
+  readonly networkNone: boolean;
+  shim?: ProcId;
+}
+
+const META_FILE = 'virtos.json';
+
+/** The start time of a live process (field 22 of /proc/<pid>/stat), or undefined if it is gone. */
+function procStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: fields count from the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const state = rest[0];
+    if (state === 'Z' || state === 'X') return undefined;
+    return rest[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(p: ProcId | undefined): boolean {
+  return p !== undefined && procStart(p.pid) === p.start;
 }
 
 const KIND: Record<OciRuntimeName, KnownDriverKind> = {
@@ -113,15 +150,25 @@ function hostNofileLimit(): number {
   }
 }
 
-/** Resolves when `file` exists (watching its directory), or rejects when `stop` fires first. */
+/** Resolves when `file` exists (watching its directory), or rejects when `signal` fires first. */
 function whenExists(file: string, dir: string, signal: AbortSignal): Promise<void> {
+  return whenAnyExists([file], dir, signal);
+}
+
+/** Resolves when one of `files` (all in `dir`) exists, or rejects when `signal` fires first. */
+function whenAnyExists(files: readonly string[], dir: string, signal: AbortSignal): Promise<void> {
+  const any = (): boolean => files.some((f) => existsSync(f));
   return new Promise((resolve, reject) => {
-    if (existsSync(file)) return resolve();
+    if (any()) return resolve();
+    if (signal.aborted) {
+      return reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    }
     const w = watch(dir, () => {
-      if (existsSync(file)) done();
+      if (any()) done();
     });
+    w.on('error', () => undefined);
     const timer = setInterval(() => {
-      if (existsSync(file)) done();
+      if (any()) done();
     }, 25);
     const onAbort = (): void => {
       cleanup();
@@ -137,7 +184,7 @@ function whenExists(file: string, dir: string, signal: AbortSignal): Promise<voi
       resolve();
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    if (existsSync(file)) done();
+    if (any()) done();
   });
 }
 
@@ -200,8 +247,90 @@ export class OciDriver
     return `/${CGROUP_PARENT}/${this.containerName(id)}`;
   }
 
+  private bundleOf(id: string): string {
+    return join(this.stateDir, 'bundles', this.containerName(id));
+  }
+
+  /**
+   * The environment of `id`: from memory, or adopted from its bundle when an earlier daemon
+   * process of this runtime made it (config.json + virtos.json + the shim's files say everything).
+   */
+  private find(id: string): OciEnv | undefined {
+    const known = this.envs.get(id);
+    if (known) return known;
+    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(id)) return undefined;
+    const bundle = this.bundleOf(id);
+    let meta: BundleMeta;
+    let config: OciConfig;
+    try {
+      meta = JSON.parse(readFileSync(join(bundle, META_FILE), 'utf8')) as BundleMeta;
+      config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as OciConfig;
+    } catch {
+      return undefined;
+    }
+    if (meta.v !== 1 || meta.id !== id || meta.runtime !== this.options.runtime) return undefined;
+    const started = meta.shim !== undefined || existsSync(join(bundle, SHIM_FILES.pid));
+    const env: OciEnv = {
+      id,
+      name: this.containerName(id),
+      bundle,
+      vncDir: meta.vncDir,
+      config,
+      networkNone: meta.networkNone,
+      state: started ? 'started' : 'created',
+      shim: meta.shim,
+    };
+    if (started) this.readProc(env);
+    this.envs.set(id, env);
+    return env;
+  }
+
+  /** Reads the container's pid file once (the process identity is fixed while it lives). */
+  private readProc(env: OciEnv): ProcId | undefined {
+    if (env.proc) return env.proc;
+    try {
+      const pid = Number(readFileSync(join(env.bundle, SHIM_FILES.pid), 'utf8').trim());
+      if (!Number.isInteger(pid) || pid <= 0) return undefined;
+      const start = procStart(pid);
+      if (start !== undefined) env.proc = { pid, start };
+    } catch {
+      // not written yet
+    }
+    return env.proc;
+  }
+
+  /** The exit status the shim recorded, once the runtime has ended. */
+  private readExit(env: OciEnv): ExitStatus | undefined {
+    if (env.exitStatus) return env.exitStatus;
+    for (const f of [SHIM_FILES.exit, `${SHIM_FILES.exit}.tmp`]) {
+      try {
+        const text = readFileSync(join(env.bundle, f), 'utf8').trim();
+        // exit.tmp may be half-written while the shim still runs; only trust it once it is gone.
+        if (f !== SHIM_FILES.exit && (text === '' || isAlive(env.shim))) continue;
+        const code = Number(text);
+        if (text !== '' && Number.isInteger(code)) {
+          env.exitStatus = { exitCode: code };
+          env.state = 'stopped';
+          return env.exitStatus;
+        }
+      } catch {
+        // not ended (or no shim file yet)
+      }
+    }
+    return undefined;
+  }
+
+  /** The last output of the container and the runtime (written by the shim when it ends). */
+  private output(env: OciEnv): string {
+    try {
+      return readFileSync(join(env.bundle, SHIM_FILES.log), 'utf8').slice(-4000);
+    } catch {
+      return '';
+    }
+  }
+
   private get(id: string): OciEnv {
-    const env = this.envs.get(id);
+    const env = this.find(id);
     if (!env) {
       throw RuntimeErrors.create('not_found', `No environment ${id} in ${this.kind}.`, {
         subject: id,
@@ -215,7 +344,7 @@ export class OciDriver
     throwIfAborted(ctx.signal, 'create');
     assertEnvironmentId(req.id);
     const name = this.containerName(req.id);
-    const bundle = join(this.stateDir, 'bundles', name);
+    const bundle = this.bundleOf(req.id);
     if (this.envs.has(req.id) || existsSync(bundle)) {
       throw RuntimeErrors.create('already_exists', `Environment ${req.id} already exists.`, {
         subject: req.id,
@@ -273,6 +402,14 @@ export class OciDriver
       await chmod(this.stateDir, 0o700);
       await mkdir(bundle, { mode: 0o700 });
       await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
+      const meta: BundleMeta = {
+        v: 1,
+        id: req.id,
+        runtime: this.options.runtime,
+        ...(vncDir !== undefined && { vncDir }),
+        networkNone: req.netnsPath === undefined,
+      };
+      await writeFile(join(bundle, META_FILE), JSON.stringify(meta), { mode: 0o600 });
       if (vncDir !== undefined) {
         await mkdir(join(this.stateDir, 'vnc'), { recursive: true, mode: 0o700 });
         await mkdir(vncDir, { mode: 0o700 });
@@ -308,50 +445,78 @@ export class OciDriver
     throwIfAborted(ctx.signal, 'start');
     const env = this.get(id);
     assertOperation(id, await this.observedState(ctx, env), 'start');
-    const pidFile = join(env.bundle, 'pid');
-    const child = this.cli.spawn(['run', '--bundle', env.bundle, '--pid-file', pidFile, env.name], {
-      cwd: env.bundle,
+    const pidFile = join(env.bundle, SHIM_FILES.pid);
+    const exitFile = join(env.bundle, SHIM_FILES.exit);
+    env.state = 'started';
+    const shimPid = this.cli.spawnDetachedRun(env.bundle, env.name, {
       networkNone: env.networkNone,
       hostUds: env.vncDir !== undefined,
     });
-    env.child = child;
-    env.state = 'started';
-    const out = collect(child.stdout);
-    const err = collect(child.stderr);
-    env.output = () => (out() + err()).slice(-4000);
-    env.exit = new Promise<ExitStatus>((resolve) => {
-      child.on('error', () => resolve({ exitCode: 127 }));
-      child.on('close', (code, sig) => {
-        const status = { exitCode: code ?? 128 + (sig === 'SIGKILL' ? 9 : 15) };
-        env.exitStatus = status;
-        env.state = 'stopped';
-        resolve(status);
-      });
-    });
-    // Started = the runtime wrote the pid file (namespaces, cgroups and mounts are in place).
-    const started = new AbortController();
-    const onAbort = (): void => started.abort(ctx.signal.reason);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    void env.exit.then(() => started.abort(new Error('exited')));
-    try {
-      await whenExists(pidFile, env.bundle, started.signal);
-    } catch {
-      if (ctx.signal.aborted) {
-        await this.delete({ signal: new AbortController().signal }, id);
-        throwIfAborted(ctx.signal, 'start');
-      }
-      if (!existsSync(pidFile)) {
-        const st = await env.exit;
-        throw RuntimeErrors.create(
-          'failed',
-          `Failed to start environment ${id} with ${this.options.runtime} (exit ${st.exitCode}): ${env.output().trim()}`,
-          { subject: id, hint: 'Run `virtos doctor` to check the runtime on this host.' },
-        );
-      }
-    } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
+    const shimStart = shimPid !== undefined ? procStart(shimPid) : undefined;
+    if (shimPid !== undefined && shimStart !== undefined) {
+      env.shim = { pid: shimPid, start: shimStart };
+      await this.writeMeta(env);
     }
+    // Started = the runtime wrote the pid file (namespaces, cgroups and mounts are in place);
+    // failed = the shim recorded the runtime's exit first.
+    try {
+      await whenAnyExists([pidFile, exitFile], env.bundle, ctx.signal);
+    } catch {
+      await this.delete({ signal: new AbortController().signal }, id);
+      throwIfAborted(ctx.signal, 'start');
+    }
+    if (!existsSync(pidFile)) {
+      const st = this.readExit(env) ?? (await this.waitExit(env, AbortSignal.timeout(5000)));
+      throw RuntimeErrors.create(
+        'failed',
+        `Failed to start environment ${id} with ${this.options.runtime} (exit ${st?.exitCode ?? 'unknown'}): ${this.output(env).trim()}`,
+        { subject: id, hint: 'Run `virtos doctor` to check the runtime on this host.' },
+      );
+    }
+    this.readProc(env);
     return this.status(ctx, id);
+  }
+
+  private async writeMeta(env: OciEnv): Promise<void> {
+    const meta: BundleMeta = {
+      v: 1,
+      id: env.id,
+      runtime: this.options.runtime,
+      ...(env.vncDir !== undefined && { vncDir: env.vncDir }),
+      networkNone: env.networkNone,
+      ...(env.shim && { shim: env.shim }),
+    };
+    await writeFile(join(env.bundle, META_FILE), JSON.stringify(meta), { mode: 0o600 });
+  }
+
+  /**
+   * Resolves with the exit status once the shim recorded it; when the shim is gone without a
+   * record (killed with its environment), once the container's first process is gone too, with
+   * 137 (the code is not knowable). Watches the bundle and checks every 100 ms; undefined when
+   * `signal` aborts first.
+   */
+  private async waitExit(env: OciEnv, signal: AbortSignal): Promise<ExitStatus | undefined> {
+    const exitFile = join(env.bundle, SHIM_FILES.exit);
+    for (;;) {
+      const st = this.readExit(env);
+      if (st) return st;
+      if (env.state === 'started' && !isAlive(env.shim) && !isAlive(this.readProc(env))) {
+        if (this.readExit(env)) continue;
+        env.exitStatus = { exitCode: 137 };
+        env.state = 'stopped';
+        return env.exitStatus;
+      }
+      if (signal.aborted) return undefined;
+      try {
+        await whenAnyExists(
+          [exitFile],
+          env.bundle,
+          AbortSignal.any([signal, AbortSignal.timeout(100)]),
+        );
+      } catch {
+        // timeout or abort: check again
+      }
+    }
   }
 
   /**
@@ -361,11 +526,20 @@ export class OciDriver
    */
   private async observedState(ctx: DriverContext, env: OciEnv): Promise<EnvironmentState> {
     if (env.state === 'created') return 'created';
-    if (env.state === 'stopped' || env.exitStatus) return 'stopped';
+    if (env.state === 'stopped' || this.readExit(env)) return 'stopped';
+    // Not ended by the shim's record. The container's first process decides: gone (and the shim
+    // gone too, so no record will come) means stopped; a shim still writing its record is not.
+    const proc = this.readProc(env);
+    if (proc && !isAlive(proc) && !isAlive(env.shim)) {
+      if (this.readExit(env)) return 'stopped';
+      env.exitStatus = { exitCode: 137 };
+      env.state = 'stopped';
+      return 'stopped';
+    }
     const frozen = this.options.runtime === 'runsc' ? undefined : this.freezerState(env);
     if (frozen !== undefined) return frozen ? 'paused' : 'running';
     const st = await this.cli.state(ctx.signal, env.name);
-    if (env.exitStatus) return 'stopped';
+    if (this.readExit(env)) return 'stopped';
     if (st?.status === 'paused') return 'paused';
     return 'running';
   }
@@ -384,20 +558,11 @@ export class OciDriver
     return undefined;
   }
 
-  private pid(env: OciEnv): number | undefined {
-    try {
-      const pid = Number(readFileSync(join(env.bundle, 'pid'), 'utf8').trim());
-      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   async status(ctx: DriverContext, id: string): Promise<EnvironmentStatus> {
     throwIfAborted(ctx.signal, 'status');
     const env = this.get(id);
     const state = await this.observedState(ctx, env);
-    const pid = state === 'running' || state === 'paused' ? this.pid(env) : undefined;
+    const pid = state === 'running' || state === 'paused' ? this.readProc(env)?.pid : undefined;
     return {
       id,
       state,
@@ -433,93 +598,92 @@ export class OciDriver
       env.exitStatus = { exitCode: 0 };
       return env.exitStatus;
     }
-    if (env.exitStatus) return env.exitStatus;
-    const exit = env.exit as Promise<ExitStatus>;
+    const ended = this.readExit(env);
+    if (ended) return ended;
     // Frozen processes cannot act on signals: thaw first.
     if ((await this.cli.state(ctx.signal, env.name))?.status === 'paused') {
       await this.cli.run(ctx.signal, ['resume', env.name]);
     }
     await this.cli.run(ctx.signal, ['kill', env.name, 'TERM']);
     const grace = options.graceMs ?? 2000;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      exit.then(() => false),
-      new Promise<boolean>((r) => {
-        timer = setTimeout(() => r(true), grace);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
-      const all = this.options.runtime === 'runsc' ? [] : ['--all'];
-      await this.cli.run(ctx.signal, ['kill', ...all, env.name, 'KILL']);
-    }
-    return exit;
+    const first = await this.waitExit(
+      env,
+      AbortSignal.any([ctx.signal, AbortSignal.timeout(grace)]),
+    );
+    if (first) return first;
+    throwIfAborted(ctx.signal, 'stop');
+    const all = this.options.runtime === 'runsc' ? [] : ['--all'];
+    await this.cli.run(ctx.signal, ['kill', ...all, env.name, 'KILL']);
+    const st = await this.waitExit(env, ctx.signal);
+    throwIfAborted(ctx.signal, 'stop');
+    return st ?? { exitCode: 137 };
   }
 
   async delete(ctx: DriverContext, id: string): Promise<void> {
     throwIfAborted(ctx.signal, 'delete');
-    const env = this.envs.get(id);
+    const env = this.find(id);
     const name = this.containerName(id);
-    if (env && env.state === 'started' && !env.exitStatus) {
+    // A bundle of another runtime (drivers share the bundles directory) is not this driver's.
+    if (!env && this.bundleRuntime(id) !== undefined) return;
+    if (env && env.state === 'started' && !this.readExit(env)) {
       await this.stop(ctx, id, { graceMs: 0 }).catch(() => undefined);
-      if (!env.exitStatus) {
+      if (!this.readExit(env)) {
         await this.cli.run(ctx.signal, ['kill', name, 'KILL']);
-        await env.exit;
+        await this.waitExit(env, AbortSignal.any([ctx.signal, AbortSignal.timeout(10_000)]));
       }
     }
     // `run` deletes the container when it exits; a forced delete covers crashes and foreign runs.
     if (await this.cli.state(ctx.signal, name)) {
       await this.cli.run(ctx.signal, ['delete', '--force', name]);
     }
-    await rm(join(this.stateDir, 'bundles', name), { recursive: true, force: true });
+    await rm(this.bundleOf(id), { recursive: true, force: true, maxRetries: 3 });
     await rm(join(this.stateDir, 'vnc', name), { recursive: true, force: true });
     await removeCgroups(this.cgroupPath(id));
     await this.userns?.release(name);
     this.envs.delete(id);
   }
 
-  wait(ctx: DriverContext, id: string): Promise<ExitStatus> {
-    throwIfAborted(ctx.signal, 'wait');
-    const env = this.get(id);
-    if (env.exitStatus) return Promise.resolve(env.exitStatus);
-    if (!env.exit) {
-      // Created but not started: wait until it is started and ends.
-      return new Promise((resolve, reject) => {
-        const poll = setInterval(() => {
-          if (ctx.signal.aborted) {
-            clearInterval(poll);
-            try {
-              throwIfAborted(ctx.signal, 'wait');
-            } catch (e) {
-              reject(e);
-            }
-          } else if (env.exit || env.exitStatus) {
-            clearInterval(poll);
-            resolve(this.wait(ctx, id));
-          }
-        }, 20);
-      });
+  /** The runtime named in a bundle's virtos.json (undefined without one or for this runtime). */
+  private bundleRuntime(id: string): OciRuntimeName | undefined {
+    try {
+      const meta = JSON.parse(
+        readFileSync(join(this.bundleOf(id), META_FILE), 'utf8'),
+      ) as BundleMeta;
+      return meta.runtime === this.options.runtime ? undefined : meta.runtime;
+    } catch {
+      return undefined;
     }
-    const exit = env.exit;
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        try {
-          throwIfAborted(ctx.signal, 'wait');
-        } catch (e) {
-          reject(e);
-        }
-      };
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      void exit.then((s) => {
-        ctx.signal.removeEventListener('abort', onAbort);
-        resolve(s);
-      });
-    });
   }
 
+  async wait(ctx: DriverContext, id: string): Promise<ExitStatus> {
+    throwIfAborted(ctx.signal, 'wait');
+    const env = this.get(id);
+    // Created but not started: wait until it is started (or deleted) and ends.
+    while (env.state === 'created') {
+      await new Promise((r) => setTimeout(r, 20));
+      throwIfAborted(ctx.signal, 'wait');
+    }
+    const st = await this.waitExit(env, ctx.signal);
+    throwIfAborted(ctx.signal, 'wait');
+    return st ?? { exitCode: 137 };
+  }
+
+  /** Ids of this runtime's environments: in memory and in bundles left by earlier processes. */
   async list(ctx: DriverContext): Promise<readonly string[]> {
     throwIfAborted(ctx.signal, 'list');
-    return [...this.envs.keys()];
+    const ids = new Set(this.envs.keys());
+    let names: string[] = [];
+    try {
+      names = readdirSync(join(this.stateDir, 'bundles'));
+    } catch {
+      // no bundles yet
+    }
+    for (const n of names) {
+      if (!n.startsWith(CONTAINER_PREFIX)) continue;
+      const id = n.slice(CONTAINER_PREFIX.length);
+      if (!ids.has(id) && this.find(id)) ids.add(id);
+    }
+    return [...ids];
   }
 
   async exec(ctx: DriverContext, id: string, req: ExecRequest): Promise<ExecResult> {
@@ -608,11 +772,12 @@ export class OciDriver
       await whenExists(join(vncDir, WM_READY_NAME), vncDir, signal);
     } catch (e) {
       throwIfAborted(ctx.signal, 'display');
-      if (deadline.aborted || env.exitStatus) {
+      const ended = this.readExit(env);
+      if (deadline.aborted || ended) {
         throw RuntimeErrors.create(
           'display_timeout',
-          env.exitStatus
-            ? `Desktop of ${id} exited (${env.exitStatus.exitCode}) before its display was ready: ${env.output?.().trim() ?? ''}`
+          ended
+            ? `Desktop of ${id} exited (${ended.exitCode}) before its display was ready: ${this.output(env).trim()}`
             : `Desktop of ${id} not ready after ${timeoutMs} ms.`,
           {
             subject: id,
