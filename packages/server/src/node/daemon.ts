@@ -13,6 +13,7 @@ import { allowedOrigins, isLoopbackHost, type ListenIdentity } from '../common/r
 import { ServerErrors } from '../errors.js';
 import { homeFiles, removeFile, writePrivateJson } from './client.js';
 import { PersonalState } from './personal-state.js';
+import { PtyBridges } from './pty-bridge.js';
 import { registerEnvironmentRoutes } from './routes/environment-routes.js';
 import { registerSessionRoutes } from './routes/session-routes.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
@@ -53,6 +54,11 @@ export interface DaemonOptions {
   /** Argon2id parameters for a new vault (tests only). */
   readonly kdf?: KdfParams;
   readonly allowWeakKdf?: boolean;
+  /**
+   * The daemon's runtime state dir, on /run (run-daemon passes builtins' `stateDir`); the PTY
+   * bridges' sockets live in `<stateDir>/pty` (default `<home>/run`).
+   */
+  readonly stateDir?: string;
 }
 
 /** A composed daemon, listening or not. */
@@ -121,6 +127,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       // (and outstanding tokens) of that environment end here with a code the client can show.
       orch.onDidChange((e) => {
         if (e.type !== 'transition' || !e.to) return;
+        // SECURITY: no shell of an environment that is no longer running stays open.
+        if (e.to !== 'running') ptyBridges.close(e.envId);
         if (e.to === 'suspended') gateway?.closeEnvironment(e.envId, 'suspended');
         else if (e.to === 'terminated') gateway?.closeEnvironment(e.envId, 'terminated');
         else if (e.to === 'failed') {
@@ -156,6 +164,12 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   // The streaming gateway: tokens exist from the start (the API issues them); the gateway is made
   // at listen, when the port (and so the daemon's own origins) is known.
   const streamTokens = new StreamTokenService({ clock });
+  // Terminal environments: one PTY bridge per environment, started on the first stream.
+  const ptyBridges = new PtyBridges({
+    dir: join(options.stateDir ?? join(options.home, 'run'), 'pty'),
+    open: (envId, req) => state.current().openPty(envId, req),
+    logger: logger.child({ component: 'pty-bridge' }),
+  });
   let gateway: StreamGateway | undefined;
   const tokenSessions = new Set<string>();
   registerSessionRoutes(
@@ -178,6 +192,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   state.onDidLock(() => {
     for (const sessionId of tokenSessions) streamTokens.revokeSession(sessionId);
     tokenSessions.clear();
+    ptyBridges.closeAll();
     if (gateway) {
       for (const envId of new Set(gateway.stats().map((s) => s.envId))) {
         gateway.closeEnvironment(envId, 'other', 'The vault was locked.');
@@ -250,7 +265,9 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
           const orch = state.current();
           const rec = await orch.get(envId);
           if (rec.state !== 'running') return undefined;
-          // Terminal environments have no PTY bridge yet: no endpoint, the gateway refuses.
+          if (rec.spec.display === 'terminal') {
+            return { protocol: 'pty', socketPath: await ptyBridges.endpoint(envId) };
+          }
           if (rec.spec.display !== 'desktop') return undefined;
           const d = await orch.display(envId);
           return { protocol: d.protocol, socketPath: d.socketPath };
@@ -276,6 +293,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         sessions.revokeAll();
         // SECURITY: streams end (1001) and no new ones open before the orchestrator stops.
         gateway?.close();
+        ptyBridges.dispose();
         await app.close();
         await state.close();
         if (listening) await removeFile(homeFiles(options.home).daemon);

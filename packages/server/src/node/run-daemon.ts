@@ -59,6 +59,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
     port: opts.port ?? DEFAULT_PORT,
     allowNonLoopback: opts.hostExplicit === true,
     makeOrchestrator: builtins.makeOrchestrator,
+    stateDir: builtins.stateDir,
     logger,
     ...(opts.idleMs !== undefined && { idleMs: opts.idleMs }),
   });

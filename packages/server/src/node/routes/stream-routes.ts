@@ -1,5 +1,5 @@
 /**
- * Stream routes: a short-lived stream token for an environment's display (the browser's only
+ * Stream routes: a short-lived stream token for an environment's display or terminal (the only
  * credential for `/streams/<id>`), and the stats of its open streams. The gateway itself is mounted
  * on the daemon's upgrade router (daemon.ts).
  */
@@ -42,7 +42,8 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
     {
       schema: {
         summary:
-          'A single-use stream token (seconds) for the display of a running desktop; connect a ' +
+          'A single-use stream token (seconds) for the display of a running desktop (rfb) or the ' +
+          'shell of a running terminal environment (pty); connect a ' +
           'WebSocket to `url` (same origin) within `expiresAt`.',
         tags,
         params: IdParams,
@@ -64,13 +65,15 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
       // Personal mode: every environment of this daemon belongs to the unlocked vault's user, so a
       // live session may view any of them. Unknown ids are orchestrator.not_found (404).
       const rec = await deps.state.current().get(id);
-      if (rec.state !== 'running' || rec.display === undefined) {
+      // Desktops stream their display (rfb), terminal environments a shell (pty bridge).
+      const streamable = rec.display !== undefined || rec.spec.display === 'terminal';
+      if (rec.state !== 'running' || !streamable) {
         throw ServerErrors.create(
           'not_streamable',
-          `Environment ${id} is ${rec.state}${rec.state === 'running' ? ' without a display' : ''}; it cannot be streamed.`,
+          `Environment ${id} is ${rec.state}${rec.state === 'running' ? ' without a display or terminal' : ''}; it cannot be streamed.`,
           {
             subject: id,
-            hint: 'Only running desktop environments have a display to stream (terminals: later).',
+            hint: 'Only running desktop and terminal environments can be streamed.',
           },
         );
       }
