@@ -1,13 +1,17 @@
 /**
- * The shell's built-in launcher entries. Module apps are registered by the module host.
+ * The shell's built-in launcher entries and window kinds. Installed modules are added by
+ * `refreshModuleApps` (modules.ts) once the desktop opens.
  */
 import { mount, unmount } from 'svelte';
 import { registerApp } from '../lib/apps.js';
+import { registerEnvironmentWindows } from './environments.js';
+import ModuleManager from './ModuleManager.svelte';
 import ShellSettings from './ShellSettings.svelte';
 import Welcome from './Welcome.svelte';
 
-/** Registers Welcome and Settings (shell). */
+/** Registers Welcome, Settings (shell), the Module Manager and environment windows. */
 export function registerBuiltinApps(): void {
+  registerEnvironmentWindows();
   registerApp({
     id: 'shell:welcome',
     name: 'Welcome',
@@ -32,6 +36,20 @@ export function registerBuiltinApps(): void {
       h: 440,
       mount: (el) => {
         const c = mount(ShellSettings, { target: el });
+        return () => void unmount(c);
+      },
+    }),
+  });
+  registerApp({
+    id: 'shell:modules',
+    name: 'Module Manager',
+    icon: '⧉',
+    open: () => ({
+      title: 'Module Manager',
+      w: 620,
+      h: 560,
+      mount: (el) => {
+        const c = mount(ModuleManager, { target: el });
         return () => void unmount(c);
       },
     }),

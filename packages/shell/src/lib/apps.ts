@@ -25,6 +25,32 @@ export function registerApp(entry: AppEntry): () => void {
   return () => apps.update((list) => list.filter((a) => a.id !== entry.id));
 }
 
+/**
+ * Window kinds whose app ids carry a parameter (`env:<environment id>`): the prefix with the
+ * colon, and a function from the parameter to the window's options (undefined: cannot open).
+ */
+const kinds = new Map<string, (param: string) => OpenOptions | undefined>();
+
+/** Registers a window kind such as `env:`; returns a function that removes it. */
+export function registerAppKind(
+  prefix: string,
+  resolve: (param: string) => OpenOptions | undefined,
+): () => void {
+  kinds.set(prefix, resolve);
+  return () => kinds.delete(prefix);
+}
+
+function optionsOf(appId: string): OpenOptions | undefined {
+  const entry = apps.get().find((a) => a.id === appId);
+  if (entry) return entry.open();
+  for (const [prefix, resolve] of kinds) {
+    if (appId.startsWith(prefix) && appId.length > prefix.length) {
+      return resolve(appId.slice(prefix.length));
+    }
+  }
+  return undefined;
+}
+
 /** Opens an app's window (or focuses it when it is open already). */
 export function launch(appId: string): WindowHandle | undefined {
   const open = windowManager.list().find((w) => w.appId === appId);
@@ -32,8 +58,8 @@ export function launch(appId: string): WindowHandle | undefined {
     windowManager.focus(open.id);
     return windowManager.handle(open.id);
   }
-  const entry = apps.get().find((a) => a.id === appId);
-  return entry ? windowManager.open(appId, entry.open()) : undefined;
+  const opts = optionsOf(appId);
+  return opts ? windowManager.open(appId, opts) : undefined;
 }
 
 /**
@@ -44,10 +70,7 @@ export function openModuleWindow(moduleId: string, opts: OpenOptions): WindowHan
   return windowManager.open(`module:${moduleId}`, opts);
 }
 
-/** Resolves a saved window's app id (layout restore). */
+/** Resolves a saved window's app id (layout restore), launcher entries and window kinds. */
 export function resolveApp(appId: string): OpenOptions | undefined {
-  return apps
-    .get()
-    .find((a) => a.id === appId)
-    ?.open();
+  return optionsOf(appId);
 }
