@@ -21,6 +21,7 @@ import {
 import { Composer, type ComposeResult } from '@virtos/composer';
 import {
   RuntimeErrors,
+  canAdopt,
   type DisplayEndpoint,
   type DriverContext,
   type ExecOutputSink,
@@ -154,6 +155,11 @@ export class Orchestrator implements Disposable {
   private readonly cache = new Map<string, EnvironmentRecord>();
   private loading: Promise<void> | undefined;
   private readonly inflight = new Map<string, Inflight>();
+  /**
+   * Environments this orchestrator knows to be held by the provisioner: provisioned by it, or
+   * adopted from an earlier daemon process (the reconciler adopts each live record once).
+   */
+  private readonly held = new Set<string>();
   private readonly tasks = new Set<Promise<unknown>>();
   private appendChain: Promise<void> = Promise.resolve();
   private timer: Disposable | undefined;
@@ -1024,6 +1030,7 @@ export class Orchestrator implements Disposable {
               if (!entry.why) await this.teardownQuietly(id);
               return;
             }
+            this.held.add(id);
             const seconds = (this.clock.monotonic() - t0) / 1000;
             this.observe(seconds);
             const now = this.clock.now();
@@ -1081,6 +1088,7 @@ export class Orchestrator implements Disposable {
   }
 
   private async teardownQuietly(id: string): Promise<boolean> {
+    this.held.delete(id);
     try {
       await this.provisioner.teardown(this.ctx(), id);
       return true;
@@ -1215,14 +1223,41 @@ export class Orchestrator implements Disposable {
     if (requeue) this.kick();
   }
 
-  /** running/suspended: vanished, drift between frozen and running, TTL and idle suspend. */
+  /**
+   * running/suspended: adoption of an environment an earlier daemon process left running (once per
+   * orchestrator), vanished, drift between frozen and running, TTL and idle suspend.
+   */
   private async reconcileLive(rec: EnvironmentRecord): Promise<void> {
     const id = rec.id;
     let observed;
     try {
-      observed = await this.provisioner.status(this.ctx(), id);
+      const p = this.provisioner;
+      if (!this.held.has(id) && canAdopt(p)) {
+        // Environments outlive the daemon: re-attach it, re-making what lived in the old process
+        // (e.g. its egress proxy). Only the registry has the spec this needs.
+        observed = await p.adopt(this.ctx(), { id, spec: rec.spec });
+        if (observed.state === 'running' || observed.state === 'paused') {
+          this.held.add(id);
+          this.log.info('adopted', { id, state: observed.state });
+        }
+      } else {
+        observed = await this.provisioner.status(this.ctx(), id);
+      }
     } catch (e) {
-      if (!RuntimeErrors.is(e, 'not_found')) throw e;
+      if (!RuntimeErrors.is(e, 'not_found')) {
+        if (this.held.has(id) || !canAdopt(this.provisioner)) throw e;
+        // It runs, but what it needs from this process cannot be made again: a half-working
+        // environment (e.g. an allowlist without its proxy) is removed rather than kept.
+        const err = toVirtosError(e);
+        await this.teardownQuietly(id);
+        await this.appendEvents(id, [
+          { type: 'error', message: err.message, data: { code: err.code } },
+        ]);
+        await this.fail(rec, 'adoption_failed', `could not be adopted: ${err.message}`, {
+          code: err.code,
+        });
+        return;
+      }
       await this.teardownQuietly(id);
       await this.fail(rec, 'vanished', 'the runtime has no trace of it any more');
       return;

@@ -1,0 +1,69 @@
+/**
+ * Adoption: environments outlive the daemon, so a new orchestrator (a restarted daemon) takes over
+ * those an earlier one left running, once each, through the provisioner's optional `adopt`.
+ */
+import { RuntimeErrors, type DriverContext, type EnvironmentStatus } from '@virtos/runtime';
+import { describe, expect, it } from 'vitest';
+import type { ProvisionRequest } from '../src/index.js';
+import { advance, harness, spec } from './harness.js';
+import { ProvisionerDouble } from './provisioner-double.js';
+
+/** The double with `adopt`: it records the call and can be told to fail for some ids. */
+class AdoptingDouble extends ProvisionerDouble {
+  readonly adoptFails = new Set<string>();
+  async adopt(ctx: DriverContext, req: ProvisionRequest): Promise<EnvironmentStatus> {
+    this.calls.push(`adopt:${req.id}`);
+    if (this.adoptFails.has(req.id)) {
+      throw RuntimeErrors.create('failed', `Cannot re-create the egress proxy of ${req.id}.`, {
+        subject: req.id,
+      });
+    }
+    return this.status(ctx, req.id);
+  }
+}
+
+describe('adoption after a daemon restart', () => {
+  it('running and suspended environments are adopted once each and keep their state', async () => {
+    const prov = new AdoptingDouble();
+    const h = await harness({ provisioner: prov });
+    const a = await h.orch.create({ spec: spec('a'), owner: 'u' }, { wait: true });
+    const b = await h.orch.create({ spec: spec('b'), owner: 'u' }, { wait: true });
+    await h.orch.suspend(b.id);
+    // Made by this orchestrator: nothing to adopt.
+    await h.orch.reconcile(a.id);
+    expect(prov.calls.filter((c) => c.startsWith('adopt:'))).toEqual([]);
+    // Graceful stop (environments keep running), then a new daemon process.
+    await h.orch.shutdown();
+    const second = await h.restart();
+    expect((await second.get(a.id)).state).toBe('running');
+    expect((await second.get(b.id)).state).toBe('suspended');
+    expect(prov.calls.filter((c) => c.startsWith('adopt:')).sort()).toEqual(
+      [`adopt:${a.id}`, `adopt:${b.id}`].sort(),
+    );
+    // Later passes only read the status.
+    await advance(h, 60_000, second);
+    expect(prov.calls.filter((c) => c.startsWith('adopt:')).length).toBe(2);
+    expect(prov.calls.filter((c) => c.startsWith('teardown:'))).toEqual([]);
+    await second.shutdown();
+  });
+
+  it('one that ended while no daemon ran is failed (vanished) and torn down; one that cannot be adopted is failed (adoption_failed)', async () => {
+    const prov = new AdoptingDouble();
+    const h = await harness({ provisioner: prov });
+    const ended = await h.orch.create({ spec: spec('e'), owner: 'u' }, { wait: true });
+    const gone = await h.orch.create({ spec: spec('g'), owner: 'u' }, { wait: true });
+    const broken = await h.orch.create({ spec: spec('x'), owner: 'u' }, { wait: true });
+    await h.orch.shutdown();
+    prov.stop(ended.id);
+    prov.vanish(gone.id);
+    prov.adoptFails.add(broken.id);
+    const second = await h.restart();
+    expect(await second.get(ended.id)).toMatchObject({ state: 'failed', reason: 'vanished' });
+    expect(await second.get(gone.id)).toMatchObject({ state: 'failed', reason: 'vanished' });
+    const b = await second.get(broken.id);
+    expect(b).toMatchObject({ state: 'failed', reason: 'adoption_failed' });
+    expect((await second.events(broken.id)).some((e) => e.type === 'error')).toBe(true);
+    expect(await prov.list()).toEqual([]);
+    await second.shutdown();
+  });
+});
