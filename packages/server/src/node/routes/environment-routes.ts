@@ -4,9 +4,10 @@
  * the lifecycle and returns coded errors (not_found, illegal_operation) that the app maps to HTTP.
  */
 import { userInfo } from 'node:os';
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Logger } from '@virtos/core';
+import { toVirtosError, type Logger } from '@virtos/core';
 import type { EnvironmentEvent, Orchestrator } from '@virtos/orchestrator';
 import { EnvironmentSpecSchema } from '@virtos/spec';
 import { errorBody } from '../../common/http-status.js';
@@ -336,7 +337,8 @@ export function registerEnvironmentRoutes(app: FastifyInstance, deps: Environmen
       schema: {
         summary:
           'Run a command inside a running environment as its user, under its sandbox policy. The ' +
-          'answer is NDJSON: `{stream:"stdout"|"stderr",data}` lines, then `{exitCode}`.',
+          'answer is NDJSON streamed as the command writes: `{stream:"stdout"|"stderr",data}` ' +
+          'lines, then `{exitCode}` (or `{error}` if the exec failed after output began).',
         tags,
         params: IdParams,
         body: z
@@ -354,25 +356,57 @@ export function registerEnvironmentRoutes(app: FastifyInstance, deps: Environmen
     },
     async (req, reply) => {
       const signal = requestSignal(reply, deps.signal);
-      // The runtime's exec returns the whole output (capped at 1 MiB per stream); errors before it
-      // (unknown id, not running) still answer with a status and a coded body.
-      const res = await orch().exec(
+      // Output is streamed as it comes (capped at 1 MiB per stream by the runtime). The answer
+      // starts only with the first chunk or the end, so errors before any output (unknown id, not
+      // running) still answer with a status and a coded body.
+      const body = new PassThrough();
+      const pending: string[] = [];
+      let started = false;
+      let onFirst: () => void = () => undefined;
+      const first = new Promise<void>((r) => (onFirst = r));
+      const emit = (line: string): void => {
+        if (started) body.write(line + '\n');
+        else {
+          pending.push(line);
+          onFirst();
+        }
+      };
+      const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+      const chunk = (stream: 'stdout' | 'stderr') => (c: Uint8Array) => {
+        const data = decoders[stream].decode(c, { stream: true });
+        for (let i = 0; i < data.length; i += 64 * 1024) {
+          emit(JSON.stringify({ stream, data: data.slice(i, i + 64 * 1024) }));
+        }
+      };
+      const run = orch().execStream(
         req.params.id,
         { args: req.body.args, ...(req.body.env && { env: req.body.env }) },
+        { onStdout: chunk('stdout'), onStderr: chunk('stderr') },
         signal,
       );
-      const lines: string[] = [];
-      for (const [stream, data] of [
-        ['stdout', res.stdout],
-        ['stderr', res.stderr],
-      ] as const) {
-        for (let i = 0; i < data.length; i += 64 * 1024) {
-          lines.push(JSON.stringify({ stream, data: data.slice(i, i + 64 * 1024) }));
-        }
-      }
-      lines.push(JSON.stringify({ exitCode: res.exitCode }));
+      const finish = run.then(
+        (res) => {
+          for (const stream of ['stdout', 'stderr'] as const) {
+            const rest = decoders[stream].decode();
+            if (rest) emit(JSON.stringify({ stream, data: rest }));
+          }
+          emit(JSON.stringify({ exitCode: res.exitCode, truncated: res.truncated }));
+        },
+        (e: unknown) => {
+          if (!started) throw e;
+          emit(JSON.stringify(errorBody(toVirtosError(e))));
+        },
+      );
+      await Promise.race([first, finish]);
+      started = true;
+      for (const line of pending.splice(0)) body.write(line + '\n');
+      void finish.then(
+        () => body.end(),
+        () => body.end(),
+      );
       reply.type('application/x-ndjson');
-      return lines.join('\n') + '\n';
+      // A stream is piped as is (the schema's string describes the NDJSON text it carries).
+      return reply.send(body as unknown as string);
     },
   );
 }
