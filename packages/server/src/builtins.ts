@@ -8,7 +8,13 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { nullLogger, type Clock, type Disposable, type Logger } from '@virtos/core';
 import { createImageStore, WarmPool } from '@virtos/images';
-import { Orchestrator, type HostInfo, type Provisioner } from '@virtos/orchestrator';
+import {
+  Orchestrator,
+  SqliteRegistryStore,
+  type HostInfo,
+  type Provisioner,
+  type RegistryStore,
+} from '@virtos/orchestrator';
 import {
   createOciDriver,
   createProvisioner,
@@ -17,7 +23,7 @@ import {
 } from '@virtos/runtime';
 import { createNetworkManager, type NetworkManager } from '@virtos/sandbox';
 import type { Vault } from '@virtos/vault';
-import type { OrchestratorFactory } from './node/daemon.js';
+import type { OrchestratorFactory, RegistryChoice } from './node/daemon.js';
 import { VaultRegistryStore } from './node/vault-registry-store.js';
 
 /** Options of {@link createBuiltins}. */
@@ -41,6 +47,11 @@ export interface BuiltinsOptions {
   readonly clock?: Clock;
   /** Period of the orchestrator's full reconcile, ms (default its own, 15 s). */
   readonly reconcileIntervalMs?: number;
+  /**
+   * Where the registry lives: inside the unlocked vault (default, personal mode), or a plain
+   * SQLite file (host mode: not encrypted, for shared hosts; docs/daemon.md).
+   */
+  readonly registry?: RegistryChoice;
 }
 
 /** The wired parts. */
@@ -98,6 +109,16 @@ export async function createBuiltins(opts: BuiltinsOptions): Promise<Builtins> {
     opts.warmDesktops && opts.warmDesktops > 0
       ? new WarmPool({ dir: join(stateDir, 'pool'), logger })
       : undefined;
+  // SECURITY: host mode keeps the registry (specs, names, event history) in a plain SQLite file
+  // (mode 0600, root-owned home); the user chose it by name for a shared host. It is opened once
+  // and reused by every orchestrator of this process.
+  let sqlite: SqliteRegistryStore | undefined;
+  const registry = opts.registry ?? { kind: 'vault' };
+  const storeFor = (vault: Vault): RegistryStore => {
+    if (registry.kind === 'vault') return new VaultRegistryStore(vault);
+    sqlite ??= new SqliteRegistryStore(registry.path);
+    return sqlite;
+  };
   const provisioner = createProvisioner({
     stateDir: join(stateDir, 'prov'),
     images,
@@ -117,7 +138,7 @@ export async function createBuiltins(opts: BuiltinsOptions): Promise<Builtins> {
     runtimes: { container: container.kind, ...(microvm && { microvm: microvm.kind }), notes },
     makeOrchestrator: (vault: Vault, log: Logger) =>
       new Orchestrator({
-        store: new VaultRegistryStore(vault),
+        store: storeFor(vault),
         provisioner,
         logger: log,
         ...(opts.hosts && { hosts: opts.hosts }),
@@ -127,11 +148,12 @@ export async function createBuiltins(opts: BuiltinsOptions): Promise<Builtins> {
         }),
       }),
     // The network manager is NOT disposed: that would cut the networks of environments that keep
-    // running after the daemon stops (the orchestrator's shutdown leaves them running, and the
-    // next start reconciles them). Egress proxies live in this process and stop with it, which
-    // fails closed.
+    // running after the daemon stops (the next daemon adopts them). Egress proxies live in this
+    // process and stop with it, which fails closed until the next daemon re-makes them.
     dispose() {
       void warmPool?.dispose();
+      sqlite?.dispose();
+      sqlite = undefined;
     },
   };
 }

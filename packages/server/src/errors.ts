@@ -36,6 +36,8 @@ export const ServerErrors = defineErrors('server', {
   not_streamable: 'failed_precondition',
   /** The daemon is shutting down. */
   shutting_down: 'unavailable',
+  /** A daemon option (flag or environment variable) has a value it does not accept. */
+  bad_option: 'invalid_argument',
   /** The listen address is not allowed or not free. */
   bad_listen_address: 'invalid_argument',
   /** No daemon answers at the address in session.json. */

@@ -36,8 +36,20 @@ export {
 } from './node/vault-registry-store.js';
 export { UpgradeRouter } from './node/upgrade-router.js';
 export type { UpgradeAuthenticator, UpgradeHandler } from './node/upgrade-router.js';
-export { DAEMON_VERSION, DEFAULT_PORT, createDaemon } from './node/daemon.js';
-export type { Daemon, DaemonOptions, OrchestratorFactory } from './node/daemon.js';
+export {
+  DAEMON_VERSION,
+  DEFAULT_PORT,
+  createDaemon,
+  parseOnExit,
+  parseRegistryChoice,
+} from './node/daemon.js';
+export type {
+  Daemon,
+  DaemonOptions,
+  OnExitPolicy,
+  OrchestratorFactory,
+  RegistryChoice,
+} from './node/daemon.js';
 export { createBuiltins, defaultStateDir } from './builtins.js';
 export type { Builtins, BuiltinsOptions } from './builtins.js';
 export {

@@ -22,6 +22,8 @@ interface StartOptions {
   port?: number;
   host?: string;
   open?: boolean;
+  registry?: string;
+  onExit?: string;
 }
 
 const parsePort = (v: string): number => {
@@ -44,6 +46,16 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       'listen address (default 127.0.0.1; another address is plain HTTP: TLS comes later)',
     )
     .option('--no-open', 'only print the URL, do not open a browser')
+    .option(
+      '--registry <where>',
+      'where environment records live: vault (default, encrypted), host (plain SQLite file ' +
+        '$VIRTOS_HOME/registry.sqlite, for shared hosts) or sqlite:/path; also $VIRTOS_REGISTRY',
+    )
+    .option(
+      '--on-exit <policy>',
+      'what stopping the daemon does with running environments: keep (default; the next start ' +
+        'adopts them), suspend or terminate; also $VIRTOS_ON_EXIT',
+    )
     .addHelpText(
       'after',
       `
@@ -55,7 +67,9 @@ directory is $VIRTOS_HOME (default ~/.virtos). Then, in another terminal:
   virtos env create "a debian shell with git"
   virtos lock            lock the vault and end every session
 
-Stopping the daemon (Ctrl-C, SIGTERM) terminates running environments and records it. With no
+Environments outlive the daemon: stopping it (Ctrl-C, SIGTERM) or a crash leaves them running,
+and the next start adopts them once the vault is unlocked (while it is locked they keep running
+unmanaged). --on-exit suspend|terminate freezes or ends them at a graceful stop instead. With no
 daemon running, virtos env ls|show|events|modify|rm run embedded (in this process, for one
 command, asking for the passphrase); env create|suspend|resume|exec|shell need the daemon.`,
     )
@@ -66,6 +80,8 @@ command, asking for the passphrase); env create|suspend|resume|exec|shell need t
           home: virtosHome(ctx),
           ...(opts.host !== undefined && { host: opts.host }),
           ...(opts.port !== undefined && { port: opts.port }),
+          ...(opts.registry !== undefined && { registry: opts.registry }),
+          ...(opts.onExit !== undefined && { onExit: opts.onExit }),
           hostExplicit,
           open: opts.open !== false,
           say: ctx.out,
@@ -79,9 +95,9 @@ command, asking for the passphrase); env create|suspend|resume|exec|shell need t
         }
         await running.stopped;
         ctx.exitCode = EXIT.ok;
-        // The runtime keeps each environment's `crun run` as a child of this process; once the
-        // daemon has stopped (records persisted, vault closed) nothing else needs the process, and
-        // those children must not keep it alive. The next start reconciles what they did.
+        // Once the daemon has stopped (records persisted, vault closed) nothing else needs the
+        // process: environments run under their own detached shims, and no leftover handle (an
+        // idle socket, a timer of a library) may keep it alive. The next start adopts them.
         process.exit(EXIT.ok);
       } catch (e) {
         reportError(ctx, e, false);

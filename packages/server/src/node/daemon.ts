@@ -2,7 +2,7 @@
  * The daemon: the composition of sessions, the personal state (vault + orchestrator), the HTTP app
  * and its routes, the upgrade router for WebSocket plugins, listening, and graceful shutdown.
  */
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, jsonLineSink, systemClock, type Clock, type Logger } from '@virtos/core';
 import { StreamGateway, StreamTokenService } from '@virtos/gateway';
@@ -22,6 +22,40 @@ import { registerShellRoutes } from './routes/shell-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import { SessionManager } from './session-manager.js';
 import { UpgradeRouter, type UpgradeAuthenticator, type UpgradeHandler } from './upgrade-router.js';
+
+/** Where the orchestrator's registry lives. */
+export type RegistryChoice =
+  { readonly kind: 'vault' } | { readonly kind: 'sqlite'; readonly path: string };
+
+/**
+ * Parses `--registry` / `$VIRTOS_REGISTRY`: `vault` (default, personal mode: inside the encrypted
+ * vault), `host` (a plain SQLite file `<home>/registry.sqlite`, for shared hosts) or
+ * `sqlite:<absolute path>`.
+ */
+export function parseRegistryChoice(value: string | undefined, home: string): RegistryChoice {
+  const v = (value ?? 'vault').trim();
+  if (v === '' || v === 'vault') return { kind: 'vault' };
+  if (v === 'host') return { kind: 'sqlite', path: join(home, 'registry.sqlite') };
+  if (v.startsWith('sqlite:') && isAbsolute(v.slice('sqlite:'.length))) {
+    return { kind: 'sqlite', path: v.slice('sqlite:'.length) };
+  }
+  throw ServerErrors.create('bad_option', `Unknown registry '${v}'.`, {
+    hint: 'Use vault (default), host, or sqlite:/absolute/path.',
+  });
+}
+
+/** What a graceful stop does with running and suspended environments. */
+export type OnExitPolicy = 'keep' | 'suspend' | 'terminate';
+
+/** Parses `--on-exit` / `$VIRTOS_ON_EXIT` (default `keep`). */
+export function parseOnExit(value: string | undefined): OnExitPolicy {
+  const v = (value ?? 'keep').trim();
+  if (v === '' || v === 'keep') return 'keep';
+  if (v === 'suspend' || v === 'terminate') return v;
+  throw ServerErrors.create('bad_option', `Unknown exit policy '${v}'.`, {
+    hint: 'Use keep (default: environments keep running), suspend or terminate.',
+  });
+}
 
 /** The daemon's default port. */
 export const DEFAULT_PORT = 7460;

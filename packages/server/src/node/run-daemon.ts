@@ -6,7 +6,14 @@ import { spawn } from 'node:child_process';
 import { createLogger, jsonLineSink, type Logger } from '@virtos/core';
 import { createBuiltins, type BuiltinsOptions } from '../builtins.js';
 import type { Provisioner } from '@virtos/orchestrator';
-import { createDaemon, DEFAULT_PORT, type Daemon } from './daemon.js';
+import {
+  createDaemon,
+  DEFAULT_PORT,
+  parseOnExit,
+  parseRegistryChoice,
+  type Daemon,
+  type OnExitPolicy,
+} from './daemon.js';
 
 /** Options of {@link runDaemon}. */
 export interface RunDaemonOptions {
@@ -26,6 +33,13 @@ export interface RunDaemonOptions {
   /** Install SIGINT/SIGTERM handlers (default true). */
   readonly handleSignals?: boolean;
   readonly idleMs?: number;
+  /** `--registry`: vault (default), host, or sqlite:/path (default `$VIRTOS_REGISTRY`). */
+  readonly registry?: string;
+  /**
+   * `--on-exit`: what a graceful stop does with running environments (default `$VIRTOS_ON_EXIT`,
+   * else `keep`: they keep running and the next daemon adopts them).
+   */
+  readonly onExit?: string;
 }
 
 /** A started daemon and a promise that settles when it has stopped. */
@@ -46,9 +60,12 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
       sink: jsonLineSink((l) => process.stderr.write(l)),
       fields: { svc: 'virtosd' },
     });
+  const registry = parseRegistryChoice(opts.registry ?? env['VIRTOS_REGISTRY'], opts.home);
+  const onExit = parseOnExit(opts.onExit ?? env['VIRTOS_ON_EXIT']);
   const builtins = await createBuiltins({
     home: opts.home,
     logger,
+    registry,
     ...(env['VIRTOS_IMAGE_CACHE'] && { imageCacheDir: env['VIRTOS_IMAGE_CACHE'] }),
     ...(env['VIRTOS_STATE_DIR'] && { stateDir: env['VIRTOS_STATE_DIR'] }),
     ...opts.builtins,
@@ -77,11 +94,13 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
   const stop = () =>
     (stopping ??= (async () => {
       try {
-        await endEnvironments(daemon, logger);
+        if (onExit !== 'keep') await settleEnvironments(daemon, onExit, logger);
+        // The orchestrator's shutdown aborts provisionings in flight (cleaned up and queued
+        // again); running environments keep running with records that say so.
         await daemon.close();
-        // Anything still on the host (the vault was locked, so no record could be written):
-        // removed exactly; the next unlock's reconcile marks those records failed (vanished).
-        await teardownAll(builtins.provisioner, logger);
+        // terminate: anything still on the host (the vault was locked, so no record could be
+        // written) is removed exactly; the next unlock's reconcile marks those records failed.
+        if (onExit === 'terminate') await teardownAll(builtins.provisioner, logger);
       } finally {
         builtins.dispose();
         resolveStopped();
@@ -98,6 +117,8 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
+  if (registry.kind === 'sqlite')
+    logger.info('registry in a plain SQLite file', { path: registry.path });
   opts.say(`VirtOS is running at ${url}/\n`);
   if (!daemon.state.hasVault()) {
     opts.say('No vault yet: run `virtos init` in another terminal to create one.\n');
@@ -117,14 +138,18 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
 const SHUTDOWN_TERMINATE_MS = 60_000;
 
 /**
- * The runtime keeps an environment's processes as children of the daemon (`crun run` in the
- * foreground), so an environment cannot outlive the daemon in a known state: left alone it would
- * be orphaned, and the next daemon could neither see nor reach it. So a graceful stop terminates
- * running and suspended environments through the orchestrator (records say `terminated`, every
- * trace is removed); requested ones stay queued for the next start, and provisionings in flight
- * are aborted and queued again by the orchestrator's own shutdown.
+ * `--on-exit suspend|terminate`. Environments outlive the daemon (the runtime runs them under
+ * detached shims and the next daemon adopts them), so by default a stop leaves them alone. On
+ * request they are frozen (records say `suspended`; the next daemon adopts them frozen) or
+ * terminated through the orchestrator (records say `terminated`, every trace is removed);
+ * requested ones stay queued either way, and provisionings in flight are aborted and queued again
+ * by the orchestrator's own shutdown.
  */
-async function endEnvironments(daemon: Daemon, logger: Logger): Promise<void> {
+async function settleEnvironments(
+  daemon: Daemon,
+  policy: Exclude<OnExitPolicy, 'keep'>,
+  logger: Logger,
+): Promise<void> {
   if (!daemon.state.isUnlocked) return;
   const orch = daemon.state.current();
   const deadline = AbortSignal.timeout(SHUTDOWN_TERMINATE_MS);
@@ -136,13 +161,23 @@ async function endEnvironments(daemon: Daemon, logger: Logger): Promise<void> {
   // one still in flight after a few passes is aborted and queued again by the orchestrator.
   for (let pass = 0; pass < 10 && !deadline.aborted; pass++) {
     const all = await orch.list();
-    const live = all.filter((r) => r.state === 'running' || r.state === 'suspended');
+    const live = all.filter(
+      (r) => r.state === 'running' || (policy === 'terminate' && r.state === 'suspended'),
+    );
     if (live.length > 0)
-      logger.info('daemon stopping: terminating environments', { count: live.length });
+      logger.info(
+        `daemon stopping: ${policy === 'suspend' ? 'suspending' : 'terminating'} environments`,
+        {
+          count: live.length,
+        },
+      );
     await Promise.all(
       live.map((r) =>
-        Promise.race([orch.terminate(r.id), timeout]).catch((e: unknown) =>
-          logger.warn('could not terminate at shutdown', { env: r.id, error: String(e) }),
+        Promise.race([
+          policy === 'suspend' ? orch.suspend(r.id) : orch.terminate(r.id),
+          timeout,
+        ]).catch((e: unknown) =>
+          logger.warn(`could not ${policy} at shutdown`, { env: r.id, error: String(e) }),
         ),
       ),
     );
