@@ -40,6 +40,48 @@ function mountsUnder(dir: string): string[] {
   return out.sort((a, b) => b.length - a.length);
 }
 
+/** The parent pid and command name of a process, or undefined when it is gone. */
+function procInfo(pid: number): { ppid: number; comm: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    return { ppid, comm };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Names of environments (`virtos-<id>`) whose processes are still supervised by their OCI runtime:
+ * a process of the environment's cgroup whose parent lies outside the cgroup is a live crun, runc
+ * or runsc (the driver's detached shim keeps it running across daemon restarts). A crashed
+ * sandbox's processes are orphans instead (re-parented to init or a subreaper).
+ */
+function supervisedContainers(): Set<string> {
+  const out = new Set<string>();
+  for (const cg of envCgroups()) {
+    let pids: number[] = [];
+    try {
+      pids = readFileSync(join(cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      continue;
+    }
+    const inside = new Set(pids);
+    for (const pid of pids) {
+      const me = procInfo(pid);
+      if (!me || inside.has(me.ppid) || me.ppid <= 1) continue;
+      const parent = procInfo(me.ppid);
+      if (parent && /^(crun|runc|runsc)/.test(parent.comm)) {
+        out.add(cg.split('/').pop() as string);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 function envCgroups(): string[] {
   const out: string[] = [];
   for (const root of cgroupRoots()) {
@@ -69,7 +111,13 @@ export async function cleanupLeftovers(opts: {
   readonly usernsDir?: string;
 }): Promise<Leftover[]> {
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
-  const keep = new Set((opts.liveIds ?? []).map((id) => `${CONTAINER_PREFIX}${id}`));
+  // Environments outlive the daemon: one whose runtime still supervises it (a daemon is merely
+  // restarting, or runs with another state dir) is live, never a leftover.
+  const supervised = supervisedContainers();
+  const keep = new Set([
+    ...(opts.liveIds ?? []).map((id) => `${CONTAINER_PREFIX}${id}`),
+    ...supervised,
+  ]);
   const found: Leftover[] = [];
   const signal = AbortSignal.timeout(60_000);
   const attempt = async (l: Leftover, fn: () => Promise<unknown>): Promise<void> => {
@@ -144,7 +192,10 @@ export async function cleanupLeftovers(opts: {
     });
   }
   const prov = opts.provisionerStateDir ?? DEFAULT_PROVISIONER_STATE_DIR;
-  const keepIds = new Set(opts.liveIds ?? []);
+  const keepIds = new Set([
+    ...(opts.liveIds ?? []),
+    ...[...supervised].map((n) => n.slice(CONTAINER_PREFIX.length)),
+  ]);
   const idOf = (path: string): string =>
     (path.slice(join(prov, 'roots').length + 1).split('/')[0] ?? '').replace(/\.rw$/, '');
   for (const mp of mountsUnder(join(prov, 'roots'))) {
