@@ -62,7 +62,7 @@ function procInfo(pid: number): { ppid: number; comm: string } | undefined {
 function supervisedContainers(): Set<string> {
   const out = new Set<string>();
   for (const cg of envCgroups()) {
-    let pids: number[] = [];
+    let pids: number[];
     try {
       pids = readFileSync(join(cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
     } catch {
