@@ -275,7 +275,7 @@ function renderProgress(): void {
       h(
         'div',
         { class: 'row' },
-        h('strong', {}, `Provisioning ${env?.name ?? p.id}`),
+        h('strong', {}, `Progress of ${env?.name ?? p.id}`),
         h('span', { class: `state state-${p.state}`, id: 'progress-state' }, p.state),
         p.state === 'running' && env?.display
           ? h(
@@ -286,7 +286,7 @@ function renderProgress(): void {
           : null,
       ),
       h(
-        'ol',
+        'ul',
         { class: 'log' },
         p.lines.map((l) => h('li', {}, l)),
       ),
