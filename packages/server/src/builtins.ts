@@ -21,7 +21,11 @@ import {
   probeRuntime,
   type RuntimeDriver,
 } from '@virtos/runtime';
-import { createNetworkManager, type NetworkManager } from '@virtos/sandbox';
+import {
+  createNetworkManager,
+  type NetworkManager,
+  type NetworkManagerOptions,
+} from '@virtos/sandbox';
 import type { Vault } from '@virtos/vault';
 import type { OrchestratorFactory, RegistryChoice } from './node/daemon.js';
 import { VaultRegistryStore } from './node/vault-registry-store.js';
@@ -52,6 +56,8 @@ export interface BuiltinsOptions {
    * SQLite file (host mode: not encrypted, for shared hosts; docs/daemon.md).
    */
   readonly registry?: RegistryChoice;
+  /** Upstream name resolution and address policy of egress proxies (tests: stand-in upstreams). */
+  readonly network?: Pick<NetworkManagerOptions, 'resolver' | 'isForbiddenUpstream'>;
 }
 
 /** The wired parts. */
@@ -104,6 +110,7 @@ export async function createBuiltins(opts: BuiltinsOptions): Promise<Builtins> {
   const network = createNetworkManager({
     stateDir: join(stateDir, 'net'),
     logger: logger.child({ component: 'network' }),
+    ...opts.network,
   });
   const warmPool =
     opts.warmDesktops && opts.warmDesktops > 0

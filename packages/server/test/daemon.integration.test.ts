@@ -1,15 +1,23 @@
 /**
  * The daemon with the REAL runtime wired through builtins.ts (crun or runc, overlay roots on tmpfs,
  * network namespaces): lifecycles of a terminal and a desktop environment, queueing when capacity
- * is short, illegal transitions, exec through the CLI, and kill -9 of a daemon process during
- * provisioning (repeated), after which a restart leaves no trace and every record is truthful.
+ * is short, illegal transitions, exec through the CLI, kill -9 of a daemon process during
+ * provisioning (repeated), after which a restart leaves no trace and every record is truthful,
+ * environments that outlive a graceful stop and a kill -9 and are adopted by the next daemon, and
+ * the host-mode registry.
  */
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnvironmentRecord } from '@virtos/orchestrator';
-import { RfbSession } from '@virtos/runtime';
+import { CGROUP_PARENT, RfbSession, cgroupRoots } from '@virtos/runtime';
 import { DaemonClient, HttpTransport } from '../src/index.js';
 import { PASS, startInProcess, stopInProcess, waitFor, type InProcess } from './in-process.js';
 import {
@@ -319,8 +327,8 @@ describe.skipIf(skip !== undefined)(
       expect(mountsUnder(stateDir)).toEqual([]);
     }, 180_000);
 
-    it('graceful stop with running environments: they are terminated and recorded, nothing is left', async () => {
-      current = await startChildDaemon(env());
+    it('graceful stop with --on-exit terminate: running environments are terminated and recorded, nothing is left', async () => {
+      current = await startChildDaemon({ ...env(), VIRTOS_ON_EXIT: 'terminate' });
       const { token } = await new DaemonClient(new HttpTransport(current.url, undefined)).unlock({
         passphrase: PASS,
       });
@@ -344,6 +352,252 @@ describe.skipIf(skip !== undefined)(
       for (const id of ids) expect((await client.get(id)).state).toBe('terminated');
       expect(await stopGracefully(current)).toBe(0);
       current = undefined;
+    }, 180_000);
+  },
+);
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+/** The stand-in upstream "on the internet" for allowlist environments (a host-only veth). */
+const UPSTREAM = '198.18.252.1';
+
+/** The host objects of an environment that `tracesOf` does not look at: veth, nft table, cgroup. */
+async function kernelTraces(id: string): Promise<string[]> {
+  const short = `virtos-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
+  const found: string[] = [];
+  if ((await run('ip', ['-o', 'link', 'show'])).stdout.includes(`${short}@`)) found.push('veth');
+  if ((await run('nft', ['list', 'tables'])).stdout.includes(short)) found.push('nft table');
+  for (const root of cgroupRoots()) {
+    if (existsSync(join(root, CGROUP_PARENT, `virtos-${id}`))) found.push(`cgroup ${root}`);
+  }
+  return found;
+}
+
+/** Pids of an environment's processes (from tracesOf). */
+async function pidsOf(id: string, stateDir: string): Promise<string[]> {
+  return (await tracesOf(id, stateDir))
+    .filter((t) => t.startsWith('process: '))
+    .map((t) => t.slice('process: '.length))
+    .sort();
+}
+
+describe.skipIf(skip !== undefined)(
+  'environments outlive the daemon and are adopted (real runtime)',
+  () => {
+    let home: string;
+    let stateDir: string;
+    let current: ChildDaemon | undefined;
+    let upstream: Server | undefined;
+    const upstreamHosts: string[] = [];
+    const veth = `virtos-up${randomBytes(2).toString('hex')}`;
+    const env = (more: Record<string, string> = {}) => ({
+      VIRTOS_HOME: home,
+      VIRTOS_STATE_DIR: stateDir,
+      VIRTOS_IMAGE_CACHE: IMAGE_CACHE,
+      VIRTOS_TEST_UPSTREAM: UPSTREAM,
+      ...more,
+    });
+    const start = (more: Record<string, string> = {}) =>
+      startChildDaemon(env(more), 60_000, ['--import', 'tsx', join(here, 'daemon-child.ts')]);
+
+    beforeAll(async () => {
+      home = await mkdtemp(join(tmpdir(), 'virtos-srv-adopt-'));
+      stateDir = testStateDir();
+      await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`]);
+      await run('ip', ['addr', 'add', `${UPSTREAM}/32`, 'dev', veth]);
+      await run('ip', ['link', 'set', veth, 'up']);
+      const server = createServer((req, res) => {
+        upstreamHosts.push(req.headers.host ?? '');
+        res.end('virtos-upstream-ok\n');
+      });
+      upstream = server;
+      await new Promise<void>((r) => server.listen(80, UPSTREAM, r));
+    });
+    afterAll(async () => {
+      if (current) await killNine(current);
+      try {
+        const d = await start({ VIRTOS_ON_EXIT: 'terminate' });
+        const t = await new DaemonClient(new HttpTransport(d.url, undefined)).unlock({
+          passphrase: PASS,
+        });
+        const c = new DaemonClient(new HttpTransport(d.url, t.token));
+        for (const r of await c.list())
+          if (r.state !== 'terminated') await c.terminate(r.id).catch(() => undefined);
+        await stopGracefully(d);
+      } catch {
+        // nothing more to do
+      }
+      await new Promise((r) => upstream?.close(r));
+      await run('ip', ['link', 'del', veth]).catch(() => undefined);
+      await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
+      await rm(home, { recursive: true, force: true });
+    }, 180_000);
+
+    it('graceful stop and kill -9 leave terminal, desktop and allowlist environments running; the next daemon adopts them (exec, RFB, allowed site through the re-made proxy); rm leaves nothing', async () => {
+      current = await start();
+      const anon = new DaemonClient(new HttpTransport(current.url, undefined));
+      let client = new DaemonClient(
+        new HttpTransport(current.url, (await anon.initVault(PASS)).token),
+      );
+      const terminal = (
+        (await client.create({ request: TERMINAL }, { wait: true })) as {
+          record: EnvironmentRecord;
+        }
+      ).record;
+      const desktop = (
+        (await client.create({ request: 'a debian desktop' }, { wait: true })) as {
+          record: EnvironmentRecord;
+        }
+      ).record;
+      const composed = await client.compose(TERMINAL);
+      expect(composed.spec).not.toBeNull();
+      const allowSpec = {
+        ...composed.spec!,
+        name: 'allowlisted',
+        network: { mode: 'allowlist' as const, allow: ['allowed.test'], peers: [] },
+      };
+      const allow = (
+        (await client.create({ spec: allowSpec }, { wait: true })) as { record: EnvironmentRecord }
+      ).record;
+      const all = [terminal, desktop, allow];
+      for (const r of all) expect(r.state, `${r.id}: ${r.reason ?? ''}`).toBe('running');
+
+      const exec = async (c: DaemonClient, id: string, script: string) => {
+        let out = '';
+        const code = await c.exec(
+          id,
+          { args: ['/bin/bash', '-c', script] },
+          { stdout: (s) => (out += s), stderr: () => undefined },
+        );
+        return { code, out };
+      };
+      const httpGet = (host: string) =>
+        `exec 3<>/dev/tcp/${host}/80 && printf 'GET / HTTP/1.0\\r\\nHost: ${host}\\r\\n\\r\\n' >&3 && timeout 5 cat <&3`;
+      /** Every environment works: exec, the desktop's RFB handshake, the allowed site only. */
+      const works = async (c: DaemonClient, round: string) => {
+        expect(await exec(c, terminal.id, 'echo alive'), round).toEqual({
+          code: 0,
+          out: 'alive\n',
+        });
+        const rec = await c.get(desktop.id);
+        const s = await RfbSession.connect(rec.display!.socketPath, AbortSignal.timeout(10_000));
+        try {
+          expect(s.init.width, round).toBe(1280);
+        } finally {
+          s.close();
+        }
+        const before = upstreamHosts.length;
+        const ok = await exec(c, allow.id, httpGet('allowed.test'));
+        expect(ok.out, round).toContain('virtos-upstream-ok');
+        expect(upstreamHosts.slice(before), round).toEqual(['allowed.test']);
+        const denied = await exec(c, allow.id, httpGet('denied.test'));
+        expect(denied.out, round).not.toContain('virtos-upstream-ok');
+      };
+      await works(client, 'first daemon');
+      const pids = new Map<string, string[]>();
+      for (const r of all) pids.set(r.id, await pidsOf(r.id, stateDir));
+
+      // 1. Graceful stop (default: keep): the same processes run on without a daemon.
+      expect(await stopGracefully(current)).toBe(0);
+      current = undefined;
+      for (const r of all) {
+        expect(await pidsOf(r.id, stateDir), `${r.id} after a graceful stop`).toEqual(
+          pids.get(r.id),
+        );
+      }
+      current = await start();
+      client = new DaemonClient(
+        new HttpTransport(
+          current.url,
+          (
+            await new DaemonClient(new HttpTransport(current.url, undefined)).unlock({
+              passphrase: PASS,
+            })
+          ).token,
+        ),
+      );
+      for (const r of all) expect((await client.get(r.id)).state).toBe('running');
+      await works(client, 'after a graceful stop');
+
+      // 2. kill -9 of the daemon: the same again.
+      await killNine(current);
+      current = undefined;
+      for (const r of all) {
+        expect(await pidsOf(r.id, stateDir), `${r.id} after kill -9`).toEqual(pids.get(r.id));
+      }
+      current = await start();
+      client = new DaemonClient(
+        new HttpTransport(
+          current.url,
+          (
+            await new DaemonClient(new HttpTransport(current.url, undefined)).unlock({
+              passphrase: PASS,
+            })
+          ).token,
+        ),
+      );
+      for (const r of all) expect((await client.get(r.id)).state).toBe('running');
+      await works(client, 'after kill -9');
+      // Suspended across a restart: adopted frozen, resumes.
+      expect((await client.suspend(terminal.id)).state).toBe('suspended');
+
+      // 3. rm: nothing is left (process, mount, netns, veth, nft table, cgroup, record).
+      for (const r of all) {
+        expect((await client.terminate(r.id)).state).toBe('terminated');
+        expect(await tracesOf(r.id, stateDir), r.id).toEqual([]);
+        expect(await kernelTraces(r.id), r.id).toEqual([]);
+      }
+      expect(await stopGracefully(current)).toBe(0);
+      current = undefined;
+      expect(mountsUnder(stateDir)).toEqual([]);
+    }, 300_000);
+
+    it('host mode (--registry host): records in a plain SQLite file; create, restart, still listed and running', async () => {
+      const hostHome = await mkdtemp(join(tmpdir(), 'virtos-srv-hostmode-'));
+      const hostState = testStateDir();
+      const hostEnv = {
+        VIRTOS_HOME: hostHome,
+        VIRTOS_STATE_DIR: hostState,
+        VIRTOS_IMAGE_CACHE: IMAGE_CACHE,
+        VIRTOS_REGISTRY: 'host',
+      };
+      let d: ChildDaemon | undefined = await startChildDaemon(hostEnv);
+      try {
+        let c = new DaemonClient(
+          new HttpTransport(
+            d.url,
+            (await new DaemonClient(new HttpTransport(d.url, undefined)).initVault(PASS)).token,
+          ),
+        );
+        const rec = (
+          (await c.create({ request: TERMINAL }, { wait: true })) as { record: EnvironmentRecord }
+        ).record;
+        expect(rec.state).toBe('running');
+        expect(existsSync(join(hostHome, 'registry.sqlite'))).toBe(true);
+        expect(await stopGracefully(d)).toBe(0);
+        d = await startChildDaemon(hostEnv);
+        c = new DaemonClient(
+          new HttpTransport(
+            d.url,
+            (
+              await new DaemonClient(new HttpTransport(d.url, undefined)).unlock({
+                passphrase: PASS,
+              })
+            ).token,
+          ),
+        );
+        const listed = await c.list();
+        expect(listed.map((r) => [r.id, r.state])).toEqual([[rec.id, 'running']]);
+        expect(readdirSync(hostHome)).toContain('registry.sqlite');
+        await c.terminate(rec.id);
+        expect(await tracesOf(rec.id, hostState)).toEqual([]);
+        expect(await stopGracefully(d)).toBe(0);
+        d = undefined;
+      } finally {
+        if (d) await killNine(d);
+        await rm(hostState, { recursive: true, force: true }).catch(() => undefined);
+        await rm(hostHome, { recursive: true, force: true });
+      }
     }, 180_000);
   },
 );

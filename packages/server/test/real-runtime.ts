@@ -75,12 +75,13 @@ export interface ChildDaemon {
   stderr(): string;
 }
 
-/** Starts `virtos --port 0 --no-open` and resolves with its URL. */
+/** Starts `virtos --port 0 --no-open` (or another Node entry, `argv`) and resolves with its URL. */
 export function startChildDaemon(
   env: Record<string, string>,
   timeoutMs = 60_000,
+  argv: readonly string[] = [VIRTOS_BIN, '--port', '0', '--no-open'],
 ): Promise<ChildDaemon> {
-  const child = spawn(process.execPath, [VIRTOS_BIN, '--port', '0', '--no-open'], {
+  const child = spawn(process.execPath, [...argv], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
