@@ -22,6 +22,7 @@ import {
   moduleFrame,
   openApp,
   shellPage,
+  typeOnKeyboard,
   unlock,
   type Browser,
   type Frame,
@@ -195,6 +196,27 @@ describe.skipIf(skip !== undefined)(
       expect(await win.getAttribute('aria-label')).toContain('(desktop)');
       await shot('desktop-window');
       await win.screenshot({ path: join(ARTIFACTS, 'environments-desktop-window-only.png') });
+    });
+
+    it('the embedded keyboard types into the environment window', async () => {
+      const win = page.locator(`[data-window="env:${envId}"]`);
+      const canvas = win.locator('[data-testid="env-viewer"] canvas').first();
+      // A digest of the framebuffer: any repaint of the xterm changes it.
+      const digest = () =>
+        canvas.evaluate((c: HTMLCanvasElement) => {
+          const d = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? [];
+          let h = 0;
+          for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i]! + d[i + 1]! + d[i + 2]!) | 0;
+          return h;
+        });
+      // The xterm gets the X input focus from a click on it; the host keyboard is not used.
+      await canvas.click();
+      const before = await digest();
+      await win.getByRole('button', { name: 'keyboard' }).click();
+      await typeOnKeyboard(page, 'echo virtos', win);
+      await expect.poll(digest, { timeout: 15_000 }).not.toBe(before);
+      await shot('keyboard-typed');
+      await win.getByRole('button', { name: 'keyboard' }).click();
     });
 
     it('suspend and resume from the module update the window; terminate ends it', async () => {

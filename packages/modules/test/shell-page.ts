@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
 
 /** packages/ */
 const PACKAGES = fileURLToPath(new URL('../../', import.meta.url));
@@ -83,9 +83,9 @@ export async function shellPage(browser: Browser, errors: string[]): Promise<Pag
   return page;
 }
 
-/** Types `text` on the embedded keyboard (by key names). */
-export async function typeOnKeyboard(page: Page, text: string): Promise<void> {
-  const root = page.locator('[aria-label="embedded keyboard"]').first();
+/** Types `text` on the embedded keyboard (by key names), the page's or the one inside `scope`. */
+export async function typeOnKeyboard(page: Page, text: string, scope?: Locator): Promise<void> {
+  const root = (scope ?? page.locator('body')).locator('[aria-label="embedded keyboard"]').first();
   for (const ch of text) {
     if (ch === ' ') {
       await root.getByRole('button', { name: 'space', exact: true }).dispatchEvent('pointerdown');
