@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import type { Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { nullLogger } from '@virtos/core';
 import {
@@ -154,6 +154,29 @@ export async function buildViewerPage(): Promise<ViewerPageBuild> {
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Chromium for the test page: the flags HOST-NOTES.md lists, plus Local Network Access checks off.
+ * The page is handed to the browser by the test (`page.route`), so Chromium cannot know it came
+ * from a loopback server and treats it as public, then refuses its WebSocket to 127.0.0.1. The
+ * real shell is served by the daemon itself and needs no such flag (the shell test part shows it).
+ */
+export function launchChromiumForTestPage(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-features=LocalNetworkAccessChecks',
+    ],
+  });
 }
 
 const TYPES: Record<string, string> = {
