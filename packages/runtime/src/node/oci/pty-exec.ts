@@ -4,10 +4,11 @@
  * PTY: `<runtime> exec --tty` makes the runtime allocate the pseudo-terminal INSIDE the environment
  * (its own devpts), so the program gets a session, job control and a terminal the sandbox owns; the
  * host never hands a host terminal to the environment. The runtime itself runs on a host pty made by
- * `node-pty` and relays bytes between the two. crun 1.8 and runsc do not pass a window-size change
- * of their own terminal on to the inner one, so a resize is applied inside: one more exec under the
- * same policy runs `stty -F <inner pts> cols C rows R` (TIOCSWINSZ, the kernel then signals
- * SIGWINCH to the foreground group).
+ * `node-pty` and relays bytes between the two. crun 1.8 does not pass a window-size change of its
+ * own terminal on to the inner one, so a resize is applied inside: one more exec under the same
+ * policy runs `stty -F <inner pts> cols C rows R` (TIOCSWINSZ; the kernel then signals SIGWINCH to
+ * the foreground group). runsc (no `--tty` flag; `terminal` in the process file) emulates the
+ * terminal in its sentry on top of the host pty, so resizing the host pty is all it needs.
  *
  * Streamed: the same exec without a terminal, stdout and stderr read as they come.
  */
@@ -204,13 +205,22 @@ export async function openOciPty(
     consoleSize: { width: req.cols, height: req.rows },
   };
   const file = await writeProcessFile(target.bundle, proc);
+  const runsc = target.cli.options.runtime === 'runsc';
   let term: nodePty.IPty;
   try {
     // SECURITY: the runtime runs with only PATH in its environment (no daemon secret leaks in), on a
     // host pty that only the daemon holds; the program runs on the runtime's inner pty.
     term = nodePty.spawn(
       target.cli.options.binary,
-      [...target.cli.globalArgs(), 'exec', '--tty', '--process', file, target.container],
+      [
+        ...target.cli.globalArgs(),
+        'exec',
+        // runsc has no --tty flag; it reads `terminal` from the process file.
+        ...(runsc ? [] : ['--tty']),
+        '--process',
+        file,
+        target.container,
+      ],
       {
         name: PTY_TERM,
         cols: req.cols,
@@ -248,7 +258,8 @@ export async function openOciPty(
   let applied = { cols: req.cols, rows: req.rows };
   let queue: Promise<void> = Promise.resolve();
   const applyInside = async (cols: number, rows: number): Promise<void> => {
-    if (exited || (cols === applied.cols && rows === applied.rows)) return;
+    // runsc backs the sandbox's terminal with the host pty itself: resizing that one is enough.
+    if (runsc || exited || (cols === applied.cols && rows === applied.rows)) return;
     // The runtime's child appears a few ms after the spawn; a resize right away waits for it.
     for (let i = 0; i < 100 && pts === undefined && !exited; i++) {
       pts = innerPts(term.pid);
