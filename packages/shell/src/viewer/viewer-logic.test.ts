@@ -45,8 +45,10 @@ describe('adaptive quality', () => {
   it('maps RTT and saturated bandwidth to tiers', () => {
     expect(tierFor(s(1))).toBe(0);
     expect(tierFor(s(null))).toBe(0);
-    expect(tierFor(s(80))).toBe(2);
-    expect(tierFor(s(400))).toBe(4);
+    expect(tierFor(s(40))).toBe(0);
+    expect(tierFor(s(100))).toBe(1);
+    expect(tierFor(s(200))).toBe(2);
+    expect(tierFor(s(700))).toBe(4);
     // Low throughput alone says nothing (an idle desktop); with bytes waiting it is the capacity.
     expect(tierFor(s(1, 10_000, 0))).toBe(0);
     expect(tierFor(s(1, 10_000, SATURATED_BYTES))).toBe(4);
@@ -54,8 +56,8 @@ describe('adaptive quality', () => {
   });
   it('lowers after DOWN_AFTER bad samples, raises one step after UP_AFTER good ones', () => {
     const q = new QualityController();
-    for (let i = 0; i < DOWN_AFTER - 1; i++) expect(q.update(s(400))).toBe(false);
-    expect(q.update(s(400))).toBe(true);
+    for (let i = 0; i < DOWN_AFTER - 1; i++) expect(q.update(s(700))).toBe(false);
+    expect(q.update(s(700))).toBe(true);
     expect(q.tierIndex).toBe(4);
     for (let i = 0; i < UP_AFTER - 1; i++) q.update(s(1));
     expect(q.tierIndex).toBe(4);
@@ -65,7 +67,7 @@ describe('adaptive quality', () => {
   it('a pin wins until cleared', () => {
     const q = new QualityController();
     q.pin(1);
-    for (let i = 0; i < 5; i++) q.update(s(400));
+    for (let i = 0; i < 5; i++) q.update(s(700));
     expect(q.tier).toBe(TIERS[1]);
     q.pin(undefined);
     expect(q.tierIndex).toBe(4);
