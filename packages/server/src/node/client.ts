@@ -246,6 +246,10 @@ export class DaemonClient {
   ): Promise<ModifyResult> {
     return this.call('PATCH', `/api/environments/${encodeURIComponent(id)}`, change);
   }
+  /** A single-use stream token for `/streams/<id>` (seconds; a desktop's display or a shell). */
+  streamToken(id: string): Promise<{ token: string; url: string; expiresAt: number }> {
+    return this.call('POST', `/api/environments/${encodeURIComponent(id)}/stream-token`);
+  }
   suspend(id: string): Promise<EnvironmentRecord> {
     return this.call('POST', `/api/environments/${encodeURIComponent(id)}/suspend`);
   }
@@ -319,6 +323,7 @@ export class DaemonClient {
     signal?: AbortSignal,
   ): Promise<number> {
     let exitCode: number | undefined;
+    let failure: VirtosError | undefined;
     const r = await this.transport.stream(
       'POST',
       `/api/environments/${encodeURIComponent(id)}/exec`,
@@ -329,13 +334,17 @@ export class DaemonClient {
           stream?: 'stdout' | 'stderr';
           data?: string;
           exitCode?: number;
+          error?: unknown;
         };
         if (m.stream && m.data !== undefined) out[m.stream](m.data);
         if (m.exitCode !== undefined) exitCode = m.exitCode;
+        // The exec failed after its output began (the status was 200 already).
+        if (m.error !== undefined) failure = errorFrom(500, line);
       },
       signal ? { signal } : {},
     );
     if (r.status >= 300) throw errorFrom(r.status, r.text ?? '');
+    if (failure) throw failure;
     if (exitCode === undefined) {
       throw ServerErrors.create(
         'daemon_unreachable',
