@@ -5,7 +5,6 @@
 import { mount, unmount } from 'svelte';
 import { registerApp } from '../lib/apps.js';
 import { registerEnvironmentWindows } from './environments.js';
-import ModuleManager from './ModuleManager.svelte';
 import ShellSettings from './ShellSettings.svelte';
 import Welcome from './Welcome.svelte';
 
@@ -49,8 +48,17 @@ export function registerBuiltinApps(): void {
       w: 620,
       h: 560,
       mount: (el) => {
-        const c = mount(ModuleManager, { target: el });
-        return () => void unmount(c);
+        // Loaded on first use with the module host (broker, manifest checks): not needed to
+        // unlock, so not in the initial bundle.
+        let c: ReturnType<typeof mount> | undefined;
+        let isClosed = false;
+        void import('./ModuleManager.svelte').then(({ default: ModuleManager }) => {
+          if (!isClosed) c = mount(ModuleManager, { target: el });
+        });
+        return () => {
+          isClosed = true;
+          if (c) void unmount(c);
+        };
       },
     }),
   });

@@ -6,7 +6,6 @@
 import { mount, unmount } from 'svelte';
 import { launch, registerAppKind } from '../lib/apps.js';
 import type { OpenOptions, WindowHandle } from '../lib/window-manager.js';
-import EnvironmentWindow from './EnvironmentWindow.svelte';
 
 /** An environment record as the daemon's API gives it (the fields the window reads). */
 export interface EnvRecord {
@@ -46,14 +45,21 @@ function environmentWindow(envId: string): OpenOptions | undefined {
     w: 980,
     h: 660,
     mount: (el: HTMLElement, win: WindowHandle) => {
-      const c = mount(EnvironmentWindow, {
-        target: el,
-        props: { envId, ontitle: (t: string) => win.setTitle(t) },
-      }) as { sendKey?: (key: string) => boolean };
-      send = (k) => c.sendKey?.(k) ?? false;
+      // Loaded on first use (with the SSE reader), not part of the lock screen's bundle.
+      let c: { sendKey?: (key: string) => boolean } | undefined;
+      let isClosed = false;
+      void import('./EnvironmentWindow.svelte').then(({ default: EnvironmentWindow }) => {
+        if (isClosed) return;
+        c = mount(EnvironmentWindow, {
+          target: el,
+          props: { envId, ontitle: (t: string) => win.setTitle(t) },
+        }) as { sendKey?: (key: string) => boolean };
+        send = (k) => c?.sendKey?.(k) ?? false;
+      });
       return () => {
+        isClosed = true;
         send = undefined;
-        void unmount(c);
+        if (c) void unmount(c);
       };
     },
     // The embedded keyboard types into the environment through the viewer.
