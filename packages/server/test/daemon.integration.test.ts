@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnvironmentRecord } from '@virtos/orchestrator';
+import type { EnvironmentSpec } from '@virtos/spec';
 import { CGROUP_PARENT, RfbSession, cgroupRoots } from '@virtos/runtime';
 import { DaemonClient, HttpTransport } from '../src/index.js';
 import { PASS, startInProcess, stopInProcess, waitFor, type InProcess } from './in-process.js';
@@ -439,26 +440,24 @@ describe.skipIf(skip !== undefined)(
       let client = new DaemonClient(
         new HttpTransport(current.url, (await anon.initVault(PASS)).token),
       );
-      const terminal = (
-        (await client.create({ request: TERMINAL }, { wait: true })) as {
-          record: EnvironmentRecord;
-        }
-      ).record;
-      const desktop = (
-        (await client.create({ request: 'a debian desktop' }, { wait: true })) as {
-          record: EnvironmentRecord;
-        }
-      ).record;
-      const composed = await client.compose(TERMINAL);
-      expect(composed.spec).not.toBeNull();
-      const allowSpec = {
-        ...composed.spec!,
-        name: 'allowlisted',
-        network: { mode: 'allowlist' as const, allow: ['allowed.test'], peers: [] },
+      // Three environments on a 2-CPU machine: each asks for half a CPU, so none waits in the queue.
+      const small = async (request: string, extra: Partial<EnvironmentSpec> = {}) => {
+        const composed = await client.compose(request);
+        expect(composed.spec, request).not.toBeNull();
+        const spec: EnvironmentSpec = {
+          ...composed.spec!,
+          ...extra,
+          resources: { ...composed.spec!.resources, cpus: 0.5, memoryMiB: 512 },
+        };
+        const out = await client.create({ spec }, { wait: true });
+        return (out as { record: EnvironmentRecord }).record;
       };
-      const allow = (
-        (await client.create({ spec: allowSpec }, { wait: true })) as { record: EnvironmentRecord }
-      ).record;
+      const terminal = await small(TERMINAL);
+      const desktop = await small('a debian desktop');
+      const allow = await small(TERMINAL, {
+        name: 'allowlisted',
+        network: { mode: 'allowlist', allow: ['allowed.test'], peers: [] },
+      });
       const all = [terminal, desktop, allow];
       for (const r of all) expect(r.state, `${r.id}: ${r.reason ?? ''}`).toBe('running');
 
