@@ -7,12 +7,14 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { parseSpecJson, type EnvironmentSpec } from '@virtos/spec';
 import type { EnvironmentRecord, LifecycleState } from '@virtos/orchestrator';
+import { HttpTransport } from '@virtos/server';
 import { EXIT, printJson, reportError, type CliContext } from '../io.js';
 import { formatFindings, formatSpec } from './format.js';
 import { CliErrors, readInput } from './input.js';
 import { connect, type Connection } from './env/connection.js';
 import { formatEvent, formatRecord, formatRecordTable } from './env/format.js';
 import { runLineShell } from './env/shell.js';
+import { runTerminal } from './env/terminal.js';
 
 interface Common {
   json?: boolean;
@@ -301,8 +303,8 @@ Exit codes: 0 ok; 3 blocking findings or an operation not allowed in the current
         'after',
         `
 Example: virtos env exec my-shell -- git --version
-Standard output and error are passed through; the exit code is the command's. Output arrives when
-the command ends (the runtime's exec is not streaming; each stream is capped at 1 MiB).`,
+Standard output and error are passed through as the command writes them (each capped at 1 MiB);
+the exit code is the command's. No terminal: use \`virtos env shell\` for interactive programs.`,
       ),
   ).action(async (id: string, command: string[], opts: Common) => {
     await withClient(
@@ -325,20 +327,32 @@ the command ends (the runtime's exec is not streaming; each stream is capped at 
   common(
     env
       .command('shell')
-      .description('A line-by-line shell inside a running environment (no terminal; see help).')
+      .description('An interactive login shell inside a running environment (see help).')
       .argument('<id>')
       .addHelpText(
         'after',
         `
-The runtime's exec has no terminal (TTY) yet, so this is a line shell: each line you type runs
-with /bin/sh -c in the environment, as its user, and the working directory carries over between
-lines (cd works). Programs that need a terminal (vim, top, less) do not work; "exit" or Ctrl-D ends.`,
+On a terminal: a login shell (bash when the image has it) on a real pseudo-terminal inside the
+environment, as its user, under its sandbox policy, through the daemon's stream gateway. Your
+terminal is in raw mode while it runs (Ctrl-C goes to the shell); its size follows yours. "exit"
+ends it, and virtos exits with the shell's exit code (5 if the stream ended otherwise, e.g. the
+environment was suspended).
+
+Without a terminal (stdin or stdout redirected): a line shell for scripts. Each input line runs
+with /bin/sh -c in the environment, the working directory carries over between lines (cd works),
+and the exit code is the last line's. Example: printf 'cd /tmp\\npwd\\n' | virtos env shell ID`,
       ),
   ).action(async (id: string, opts: Common) => {
     await withClient(
       opts,
       async (c) => {
-        ctx.exitCode = await runLineShell(c.client, await resolveId(c, id), ctx);
+        const rid = await resolveId(c, id);
+        const transport = c.client.transport;
+        if (process.stdin.isTTY && process.stdout.isTTY && transport instanceof HttpTransport) {
+          ctx.exitCode = await runTerminal(c.client, transport.baseUrl, rid);
+        } else {
+          ctx.exitCode = await runLineShell(c.client, rid, ctx);
+        }
       },
       NEEDS_DAEMON_RUNNING,
     );
