@@ -22,6 +22,7 @@ import {
   encodePtyFrame,
 } from '@virtos/gateway';
 import type { PtyRequest, PtySession } from '@virtos/runtime';
+import { ServerErrors } from '../errors.js';
 
 /** Opens a PTY session in an environment (the orchestrator's `openPty`). */
 export type PtyOpener = (envId: string, req: PtyRequest) => Promise<PtySession>;
@@ -54,7 +55,12 @@ export class PtyBridges {
 
   /** The socket path of `envId`'s bridge, starting the bridge when it is not running yet. */
   async endpoint(envId: string): Promise<string> {
-    if (this.closed) throw new Error('The PTY bridges are closed.');
+    if (this.closed) {
+      throw ServerErrors.create('shutting_down', 'The daemon is shutting down.', {
+        subject: envId,
+        hint: 'Open the terminal again once the daemon runs.',
+      });
+    }
     let b = this.bridges.get(envId);
     if (!b) {
       b = this.start(envId);
