@@ -2,7 +2,9 @@
  * `npm run bench:stream`: the Streaming Gateway's figures on this machine.
  *
  * - keystroke-to-FramebufferUpdate latency p50/p99, typing into a real xterm on a real Xvnc, through
- *   the gateway and directly on the Unix socket (their ratio is the gateway's cost);
+ *   the gateway and directly on the Unix socket (their ratio is the gateway's cost), and through a
+ *   bare TCP <-> Unix relay in the same child process (the floor of any proxy in its own process:
+ *   what is left above it is the gateway's own work: WebSocket framing, checks, metrics);
  * - bytes per second on an idle desktop and while typing (payload bytes, both directions);
  * - proxy throughput with a synthetic RFB server (MB/s, through the gateway and direct);
  * - memory per stream (gateway process RSS and heap with 50 open streams).
@@ -11,6 +13,7 @@
  * benchmark's clients. Prints numbers; asserts nothing.
  */
 import { spawn } from 'node:child_process';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type WebSocket from 'ws';
@@ -21,7 +24,7 @@ import { RfbTestClient, unixTransport, wsTransport } from '../test/helpers/rfb-t
 import { startSyntheticRfbServer } from '../test/helpers/synthetic-rfb-server.js';
 import { hasXvnc, startXvnc } from '../test/helpers/xvnc.js';
 
-type Ask = { type: 'url'; envId: string } | { type: 'mem' } | { type: 'stats' };
+type Ask = { type: 'url'; envId: string } | { type: 'mem' } | { type: 'stats' } | { type: 'relay' };
 type Request = Ask & { id: number };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,8 +37,25 @@ async function child(endpoints: Record<string, StreamEndpoint>): Promise<void> {
     tokenOptions: { maxOutstanding: 10_000 },
     resolveEndpoint: async (envId) => endpoints[envId],
   });
+  // The reference relay: bytes copied between a loopback TCP connection and the desktop's socket,
+  // nothing else (no WebSocket, no checks, no metrics).
+  const relay = createServer((c) => {
+    c.setNoDelay(true);
+    const u = createConnection({ path: endpoints['env_desktop']?.socketPath ?? '' });
+    c.pipe(u);
+    u.pipe(c);
+    const end = () => {
+      c.destroy();
+      u.destroy();
+    };
+    c.on('error', end).on('close', end);
+    u.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  const relayPort = (relay.address() as AddressInfo).port;
   process.on('message', (m: Request) => {
-    if (m.type === 'url')
+    if (m.type === 'relay') process.send?.({ id: m.id, value: relayPort });
+    else if (m.type === 'url')
       process.send?.({ id: m.id, value: { url: h.streamUrl(m.envId), origin: h.origin } });
     else if (m.type === 'mem') {
       global.gc?.();
@@ -43,6 +63,7 @@ async function child(endpoints: Record<string, StreamEndpoint>): Promise<void> {
     } else process.send?.({ id: m.id, value: h.gateway.stats() });
   });
   process.on('disconnect', () => {
+    relay.close();
     void h.close().then(() => process.exit(0));
   });
   process.send?.({ id: 0, value: 'ready' });
@@ -94,6 +115,24 @@ class GatewayProcess {
 
   stats(): Promise<StreamStats[]> {
     return this.ask({ type: 'stats' });
+  }
+
+  /** A connection through the child's bare TCP relay to the desktop. */
+  async relay(): Promise<Transport> {
+    const port = await this.ask<number>({ type: 'relay' });
+    return new Promise((resolve, reject) => {
+      const s = createConnection({ host: '127.0.0.1', port });
+      s.setNoDelay(true);
+      s.once('error', reject);
+      s.once('connect', () =>
+        resolve({
+          write: (d) => s.write(d),
+          onData: (fn) => s.on('data', fn),
+          onClose: (fn) => s.on('close', () => fn(1000, '')),
+          close: () => s.destroy(),
+        }),
+      );
+    });
   }
 
   stop(): void {
@@ -169,13 +208,21 @@ async function main(): Promise<void> {
     u = via.nextUpdate();
     via.requestUpdate(false);
     await u;
-    // Interleave rounds so drift on a shared machine hits both alike.
+    const bare = new RfbTestClient(await gw.relay());
+    await bare.handshake();
+    u = bare.nextUpdate();
+    bare.requestUpdate(false);
+    await u;
+    // Interleave rounds so drift on a shared machine hits all alike.
     const dLat: number[] = [];
     const gLat: number[] = [];
-    for (let round = 0; round < 4; round++) {
-      dLat.push(...(await keystrokeLatency(direct, N / 4)));
-      gLat.push(...(await keystrokeLatency(via, N / 4)));
+    const rLat: number[] = [];
+    for (let round = 0; round < 8; round++) {
+      dLat.push(...(await keystrokeLatency(direct, N / 8)));
+      rLat.push(...(await keystrokeLatency(bare, N / 8)));
+      gLat.push(...(await keystrokeLatency(via, N / 8)));
     }
+    bare.close();
     const g50 = pct(gLat, 50);
     const d50 = pct(dLat, 50);
     console.log(
@@ -185,8 +232,15 @@ async function main(): Promise<void> {
       `  through gateway: p50 ${g50.toFixed(2)} ms, p99 ${pct(gLat, 99).toFixed(2)} ms   (target p50 <= 25 ms)`,
     );
     console.log(`  direct socket:   p50 ${d50.toFixed(2)} ms, p99 ${pct(dLat, 99).toFixed(2)} ms`);
+    const r50 = pct(rLat, 50);
+    console.log(
+      `  bare TCP relay:  p50 ${r50.toFixed(2)} ms, p99 ${pct(rLat, 99).toFixed(2)} ms   (a proxy hop and nothing else)`,
+    );
     console.log(
       `  gateway cost:    ${(g50 / d50).toFixed(3)}x at p50, ${(pct(gLat, 99) / pct(dLat, 99)).toFixed(3)}x at p99   (target <= 1.1x)`,
+    );
+    console.log(
+      `  gateway vs bare relay: ${(g50 / r50).toFixed(3)}x at p50 (the gateway's own work above the hop)`,
     );
     const probe = (await gw.stats()).find((s) => s.envId === 'env_desktop')?.inputToUpdateMs;
     if (probe)
