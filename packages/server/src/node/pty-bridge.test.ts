@@ -11,10 +11,10 @@ import {
   encodePtyFrame,
   encodePtyResize,
 } from '@virtos/gateway';
-import { FakeDriver } from '@virtos/runtime';
+import { FakeDriver, type DriverSpec } from '@virtos/runtime';
 import { PtyBridges } from './pty-bridge.js';
 
-const spec = {
+const spec: DriverSpec = {
   display: 'terminal',
   security: {
     isolation: 'standard',
@@ -23,7 +23,7 @@ const spec = {
     readOnlyRoot: true,
   },
   resources: { cpus: 1, memoryMiB: 128, diskMiB: 256, gpus: 0 },
-} as const;
+};
 const ctx = { signal: new AbortController().signal };
 
 describe('PtyBridges (fake driver)', () => {
