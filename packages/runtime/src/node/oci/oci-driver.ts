@@ -47,7 +47,12 @@ import {
   desktopInitScript,
 } from './desktop.js';
 import { OciCli, SHIM_FILES, type OciRuntimeName } from './oci-cli.js';
-import { UsernsAllocator, usernsUnavailableReason, type UsernsLease } from './userns.js';
+import {
+  UsernsAllocator,
+  ensureMountTargets,
+  usernsUnavailableReason,
+  type UsernsLease,
+} from './userns.js';
 
 /** Prefix of every container, bundle and cgroup the driver creates (doctor looks for it). */
 export const CONTAINER_PREFIX = 'virtos-';
@@ -421,6 +426,7 @@ export class OciDriver
           lease?.hostIdOf(user.gid) ?? user.gid,
         );
       }
+      if (lease) await ensureMountTargets(lease.rootfsPath, config.mounts);
       throwIfAborted(ctx.signal, 'create');
     } catch (e) {
       await rm(bundle, { recursive: true, force: true });

@@ -11,8 +11,19 @@
  * from several processes) never get the same range.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
-import { chmod, chown, mkdir, open, readdir, readFile, rm, rmdir, unlink } from 'node:fs/promises';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
+import {
+  chmod,
+  chown,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rm,
+  rmdir,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { mountsUnder, readMounts } from '@virtos/images';
@@ -175,4 +186,61 @@ export class UsernsAllocator {
 export async function releaseUserns(dir: string, name: string): Promise<void> {
   await new UsernsAllocator(dir).release(name);
   await rm(join(dir, name), { recursive: false, force: true }).catch(() => undefined);
+}
+
+/** One mount of an OCI config, as far as target preparation needs it. */
+interface MountLike {
+  readonly destination: string;
+  readonly type?: string;
+  readonly source?: string;
+}
+
+/**
+ * Creates the missing mount points of `mounts` inside `rootfs` (an empty file for a bind of a
+ * file, else a directory), as host root, before the runtime starts. Without a user namespace the
+ * runtime creates them itself; inside one, its mapped root may not write into directories owned by
+ * host root (e.g. /etc/hosts for the network's bind when the image has none).
+ *
+ * SECURITY: writes go through the environment's own overlay into its RAM upper layer. Paths are
+ * walked component by component with lstat and a target whose path holds a symlink is skipped (the
+ * runtime then resolves it inside the root, as it always does), so nothing outside the root is
+ * ever created.
+ */
+export async function ensureMountTargets(
+  rootfs: string,
+  mounts: readonly MountLike[],
+): Promise<void> {
+  for (const m of mounts) {
+    const parts = m.destination.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.length === 0 || parts.includes('..')) continue;
+    let path = rootfs;
+    let safe = true;
+    for (const [i, part] of parts.entries()) {
+      path = join(path, part);
+      let st: ReturnType<typeof lstatSync> | undefined;
+      try {
+        st = lstatSync(path);
+      } catch {
+        st = undefined;
+      }
+      if (st?.isSymbolicLink()) {
+        safe = false;
+        break;
+      }
+      const last = i === parts.length - 1;
+      if (st !== undefined) continue;
+      const fileTarget = last && m.type === 'bind' && m.source !== undefined && isFile(m.source);
+      if (fileTarget) await writeFile(path, '', { flag: 'wx', mode: 0o644 });
+      else await mkdir(path, { mode: 0o755 });
+    }
+    if (!safe) continue;
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
 }
