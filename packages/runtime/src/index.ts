@@ -105,5 +105,5 @@ export {
   which,
 } from './node/probe.js';
 export type { FeatureProbe, HostReport, ProbeStatus, RuntimeProbe } from './node/probe.js';
-export { cleanupLeftovers } from './node/cleanup.js';
+export { cleanupLeftovers, supervisedEnvironmentIds } from './node/cleanup.js';
 export type { Leftover } from './node/cleanup.js';

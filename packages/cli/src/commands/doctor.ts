@@ -8,6 +8,7 @@ import {
   applyCrunCgroupRemedy,
   cleanupLeftovers,
   probeHost,
+  supervisedEnvironmentIds,
   type HostReport,
   type Leftover,
 } from '@virtos/runtime';
@@ -96,8 +97,10 @@ Examples:
         });
         let network: string[] = [];
         if (remove) {
+          // Environments outlive the daemon: the network of one its runtime still supervises is
+          // kept, like its container and root (cleanupLeftovers above).
           network = await createNetworkManager({ stateDir: NETWORK_STATE_DIR })
-            .cleanupLeftovers([])
+            .cleanupLeftovers(supervisedEnvironmentIds())
             .catch(() => []);
         }
         const host = await probeHost();

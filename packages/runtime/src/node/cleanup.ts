@@ -82,6 +82,11 @@ function supervisedContainers(): Set<string> {
   return out;
 }
 
+/** Ids of the environments whose OCI runtime still supervises them (see supervisedContainers). */
+export function supervisedEnvironmentIds(): string[] {
+  return [...supervisedContainers()].map((n) => n.slice(CONTAINER_PREFIX.length));
+}
+
 function envCgroups(): string[] {
   const out: string[] = [];
   for (const root of cgroupRoots()) {
