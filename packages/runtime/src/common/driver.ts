@@ -222,6 +222,12 @@ export interface PtySession {
    * written after it sees the new size.
    */
   resize(cols: number, rows: number): Promise<void>;
+  /**
+   * Flow control: stop delivering output until {@link resume}. The program blocks once the
+   * terminal's buffer is full, so a fast writer cannot grow the reader's memory.
+   */
+  pause(): void;
+  resume(): void;
   /** Ends the program (SIGKILL of its session); idempotent. */
   kill(): void;
 }

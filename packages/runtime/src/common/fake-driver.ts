@@ -258,8 +258,11 @@ export class FakeDriver
       done = true;
       finish({ exitCode: code });
     };
+    let paused = false;
+    const held: string[] = [];
     const out = (text: string): void => {
-      queueMicrotask(() => data.fire(enc.encode(text)));
+      if (paused) held.push(text);
+      else queueMicrotask(() => data.fire(enc.encode(text)));
     };
     out('$ ');
     return {
@@ -286,6 +289,13 @@ export class FakeDriver
       },
       async resize(cols, rows) {
         size = { cols, rows };
+      },
+      pause() {
+        paused = true;
+      },
+      resume() {
+        paused = false;
+        for (const text of held.splice(0)) out(text);
       },
       kill() {
         end(137);

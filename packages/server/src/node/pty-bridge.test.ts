@@ -2,8 +2,8 @@ import { connect } from 'node:net';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { nullLogger } from '@virtos/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Emitter, nullLogger } from '@virtos/core';
 import {
   PTY_FRAME_CONTROL,
   PTY_FRAME_DATA,
@@ -11,7 +11,7 @@ import {
   encodePtyFrame,
   encodePtyResize,
 } from '@virtos/gateway';
-import { FakeDriver, type DriverSpec } from '@virtos/runtime';
+import { FakeDriver, type DriverSpec, type PtySession } from '@virtos/runtime';
 import { PtyBridges } from './pty-bridge.js';
 
 const spec: DriverSpec = {
@@ -82,5 +82,63 @@ describe('PtyBridges (fake driver)', () => {
     expect(again).not.toBe(socket);
     b.dispose();
     await expect(b.endpoint('e1')).rejects.toThrow();
+  });
+});
+
+describe('PtyBridges backpressure', () => {
+  it('pauses a flooding program while the reader lags and resumes it when the reader drains', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtos-ptyb-'));
+    const data = new Emitter<Uint8Array>();
+    const calls: string[] = [];
+    let paused = false;
+    let sent = 0;
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    // A program that writes as fast as it may: 64 KiB chunks until it is paused.
+    const pump = (): void => {
+      while (!paused && sent < 64 * 1024 * 1024) {
+        sent += chunk.length;
+        data.fire(chunk);
+      }
+    };
+    const session: PtySession = {
+      onData: data.event,
+      exit: new Promise(() => undefined),
+      write: () => undefined,
+      resize: async () => undefined,
+      pause: () => {
+        paused = true;
+        calls.push('pause');
+      },
+      resume: () => {
+        paused = false;
+        calls.push('resume');
+        setImmediate(pump);
+      },
+      kill: () => undefined,
+    };
+    const b = new PtyBridges({
+      dir: join(dir, 'pty'),
+      open: async () => {
+        setImmediate(pump);
+        return session;
+      },
+      logger: nullLogger,
+    });
+    try {
+      const sock = connect(await b.endpoint('e1'));
+      sock.pause();
+      await new Promise<void>((r) => sock.once('connect', () => r()));
+      await vi.waitFor(() => expect(calls).toEqual(['pause']));
+      // Paused long before the 64 MiB the program would have written: the daemon holds little.
+      expect(sent).toBeLessThan(8 * 1024 * 1024);
+      const before = sent;
+      sock.resume();
+      await vi.waitFor(() => expect(calls.slice(0, 2)).toEqual(['pause', 'resume']));
+      await vi.waitFor(() => expect(sent).toBeGreaterThan(before));
+      sock.destroy();
+    } finally {
+      b.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

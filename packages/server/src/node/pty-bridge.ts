@@ -144,9 +144,20 @@ export class PtyBridges {
         session = s;
         if (ended) return s.kill();
         sessions.add(s);
+        let held = false;
         s.onData((chunk) => {
           for (let off = 0; off < chunk.length; off += PTY_MAX_PAYLOAD) {
             sock.write(encodePtyFrame(PTY_FRAME_DATA, chunk.subarray(off, off + PTY_MAX_PAYLOAD)));
+          }
+          // Backpressure: while the gateway has not taken what was written, the program's output
+          // is not read (it blocks on its full terminal), so the daemon buffers at most a chunk.
+          if (sock.writableNeedDrain && !held) {
+            held = true;
+            s.pause();
+            sock.once('drain', () => {
+              held = false;
+              s.resume();
+            });
           }
         });
         void s.exit.then(({ exitCode }) => {

@@ -300,6 +300,12 @@ export async function openOciPty(
       queue = queue.then(() => applyInside(cols, rows)).catch(() => undefined);
       return queue;
     },
+    pause() {
+      if (!exited) term.pause();
+    },
+    resume() {
+      if (!exited) term.resume();
+    },
     kill() {
       if (!exited) term.kill('SIGKILL');
     },
