@@ -7,16 +7,18 @@
  * the mapped root must be able to reach the root file system's path. The provisioner's roots live
  * in root-only (0700) directories; instead of opening those, each environment gets a directory
  * `<dir>/<name>` owned by its own mapped root (0700) in which its root file system is bind-mounted.
- * Slots are claimed with exclusive-create files under `<dir>/.slots`, so concurrent creates (also
- * from several processes) never get the same range.
+ * Slots are claimed with files under `<dir>/.slots` made by link(2) of a complete temp file, so
+ * concurrent creates (also from several processes) never get the same range and a crash never
+ * leaves a slot file without its owner's name.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { lstatSync, readFileSync, statSync } from 'node:fs';
 import {
   chmod,
   chown,
+  link,
   mkdir,
-  open,
   readdir,
   readFile,
   rm,
@@ -129,6 +131,7 @@ export class UsernsAllocator {
     const slots = join(this.dir, '.slots');
     const out: string[] = [];
     for (const f of await readdir(slots).catch(() => [] as string[])) {
+      if (!SLOT_FILE_RE.test(f)) continue;
       const owner = await readFile(join(slots, f), 'utf8').catch(() => '');
       if (owner) out.push(owner);
     }
@@ -156,30 +159,50 @@ export class UsernsAllocator {
     return this.ready;
   }
 
-  /** The lowest free slot, claimed atomically (O_EXCL) with the container name inside. */
-  private async claimSlot(name: string): Promise<number> {
-    const slots = join(this.dir, '.slots');
-    const used = new Set((await readdir(slots).catch(() => [] as string[])).map(Number));
-    for (let slot = 0; slot < USERNS_SLOTS; slot++) {
+  private claimSlot(name: string): Promise<number> {
+    return claimSlotFile(join(this.dir, '.slots'), name);
+  }
+}
+
+/** Slot files are named by their number; anything else in `.slots` is a temp file. */
+const SLOT_FILE_RE = /^\d+$/;
+
+/**
+ * Claims the lowest free slot in `slotsDir` for `name` and returns its number. The name is written
+ * to a temp file first and the temp file is then hard-linked to the slot's path: link(2) fails with
+ * EEXIST when the slot is taken (exclusive, like O_EXCL) and the slot file appears with its whole
+ * content at once, so a crash never leaves an empty slot file that no release could attribute. A
+ * temp file left by a crash holds the name too, so `release(name)` removes it.
+ */
+export async function claimSlotFile(
+  slotsDir: string,
+  name: string,
+  slotCount: number = USERNS_SLOTS,
+): Promise<number> {
+  const used = new Set(
+    (await readdir(slotsDir).catch(() => [] as string[]))
+      .filter((f) => SLOT_FILE_RE.test(f))
+      .map(Number),
+  );
+  const tmp = join(slotsDir, `.claim-${randomBytes(6).toString('hex')}`);
+  await writeFile(tmp, name, { mode: 0o600, flag: 'wx' });
+  try {
+    for (let slot = 0; slot < slotCount; slot++) {
       if (used.has(slot)) continue;
       try {
-        const fh = await open(join(slots, String(slot)), 'wx', 0o600);
-        await fh.writeFile(name);
-        await fh.close();
+        await link(tmp, join(slotsDir, String(slot)));
         return slot;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
     }
-    throw RuntimeErrors.create(
-      'unavailable',
-      `All ${USERNS_SLOTS} user-namespace ranges are taken.`,
-      {
-        subject: name,
-        hint: 'Remove environments, or run `virtos doctor --cleanup` for leftovers.',
-      },
-    );
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
+  throw RuntimeErrors.create('unavailable', `All ${slotCount} user-namespace ranges are taken.`, {
+    subject: name,
+    hint: 'Remove environments, or run `virtos doctor --cleanup` for leftovers.',
+  });
 }
 
 /** Removes a leftover slot/bind of `name` under `dir` (doctor's cleanup). */
