@@ -6,6 +6,7 @@
 import { RpcError } from '@virtos/module-sdk';
 import { api } from '../lib/api.js';
 import { apps, registerApp } from '../lib/apps.js';
+import { environmentEvents } from '../lib/environment-events.js';
 import { lockNow } from '../lib/session.js';
 import { Store } from '../lib/store.js';
 import { windowManager, type OpenOptions } from '../lib/window-manager.js';
@@ -17,16 +18,23 @@ import {
 } from '../modules/index.js';
 import { openEnvironmentWindow } from './environments.js';
 
-/** The shell's one Module Manager client (the session header comes from the API client). */
-export const moduleManager = new ModuleManager(api, {
-  lock: () => lockNow('user'),
-  download: downloadInShell,
-  openEnvironment: (id) => {
-    if (!openEnvironmentWindow(id)) {
-      throw new RpcError('module.bad_params', `Environment ${id} cannot have a window.`);
-    }
+/**
+ * The shell's one Module Manager client (the session header comes from the API client; module
+ * watches share the shell's one event stream with the environment windows).
+ */
+export const moduleManager = new ModuleManager(
+  api,
+  {
+    lock: () => lockNow('user'),
+    download: downloadInShell,
+    openEnvironment: (id) => {
+      if (!openEnvironmentWindow(id)) {
+        throw new RpcError('module.bad_params', `Environment ${id} cannot have a window.`);
+      }
+    },
   },
-});
+  { events: environmentEvents },
+);
 
 /** The installed modules as last listed (the Module Manager window shows them). */
 export const installedModules = new Store<readonly InstalledModule[]>([]);

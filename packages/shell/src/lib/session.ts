@@ -57,6 +57,16 @@ export async function savePrefs(p: Prefs): Promise<void> {
 }
 
 let isLocking = false;
+const lockHooks = new Set<() => void>();
+
+/**
+ * Runs `fn` when the shell locks, after window contents closed and before the daemon is told
+ * (parts loaded after unlock, such as the event hub, register here). Returns an unregister.
+ */
+export function onWillLock(fn: () => void): () => void {
+  lockHooks.add(fn);
+  return () => lockHooks.delete(fn);
+}
 
 /**
  * Locks: every window's content is closed (module iframes removed), the daemon locks the vault and
@@ -67,6 +77,13 @@ export async function lockNow(reason: 'user' | 'idle' = 'user'): Promise<void> {
   isLocking = true;
   // SECURITY: content first, so no module keeps showing or holding data while the lock completes.
   windowManager.closeAll();
+  for (const fn of [...lockHooks]) {
+    try {
+      fn();
+    } catch {
+      // A hook's failure must not stop the lock.
+    }
+  }
   try {
     await api.lock();
   } catch {

@@ -6,6 +6,7 @@ import {
   METHOD_CAPABILITY,
   type Capability,
 } from '@virtos/module-sdk';
+import { EventHub, type HubTimers } from '../lib/event-hub.js';
 import { ModuleBroker, type BrokerDecision, type BrokerHooks } from './broker.js';
 import type { DaemonTransport } from './daemon-transport.js';
 import { validateManifest } from './manifest.js';
@@ -15,26 +16,39 @@ import type { SseEnd, SseMessage } from './sse.js';
 interface FakeStream {
   readonly path: string;
   readonly signal: AbortSignal;
+  /** The daemon accepted the stream. */
+  open(): void;
   push(m: SseMessage): void;
   end(e: SseEnd): void;
 }
 
-/** Records what would have gone to the daemon. */
-function fakeTransport(): DaemonTransport & { calls: string[]; streams: FakeStream[] } {
+/** Records what would have gone to the daemon; `history` answers the JSON events route. */
+function fakeTransport(): DaemonTransport & {
+  calls: string[];
+  streams: FakeStream[];
+  history: Map<string, { seq: number; envId: string; type: string }[]>;
+} {
   const calls: string[] = [];
   const streams: FakeStream[] = [];
+  const history = new Map<string, { seq: number; envId: string; type: string }[]>();
   return {
     calls,
     streams,
-    follow(path, onMessage, signal) {
+    history,
+    follow(path, onMessage, signal, onOpen) {
       calls.push(`FOLLOW ${path}`);
       return new Promise<SseEnd>((resolve) => {
         signal.addEventListener('abort', () => resolve({ kind: 'aborted' }), { once: true });
-        streams.push({ path, signal, push: onMessage, end: resolve });
+        streams.push({ path, signal, open: () => onOpen?.(), push: onMessage, end: resolve });
       });
     },
     async json<T>(method: string, path: string, body?: unknown) {
       calls.push(`${method} ${path}${body === undefined ? '' : ` ${JSON.stringify(body)}`}`);
+      const h = /^\/api\/environments\/([^/]+)\/events\?since=(\d+)$/.exec(path);
+      if (h) {
+        const since = Number(h[2]);
+        return { events: (history.get(h[1]!) ?? []).filter((e) => e.seq > since) } as T;
+      }
       return { value: 'v' } as T;
     },
     async bytes(path: string) {
@@ -48,19 +62,40 @@ function fakeTransport(): DaemonTransport & { calls: string[]; streams: FakeStre
   };
 }
 
+/** Timers the test fires by hand (the hub's reconnect backoff). */
+function manualTimers(): HubTimers & { due: { fn: () => void; ms: number }[] } {
+  const due: { fn: () => void; ms: number }[] = [];
+  return {
+    due,
+    set: (fn, ms) => {
+      const t = { fn, ms };
+      due.push(t);
+      return t;
+    },
+    clear: (h) => void due.splice(due.indexOf(h as (typeof due)[number]), 1),
+  };
+}
+
 function broker(grants: Capability[], hooks: BrokerHooks = { download: () => undefined }) {
   const t = fakeTransport();
+  const timers = manualTimers();
+  // The real hub over the fake transport: the broker's watches go through the shared stream.
+  const hub = new EventHub({
+    follow: (path, onMessage, signal, onOpen) => t.follow(path, onMessage, signal, onOpen),
+    timers,
+  });
   const decisions: BrokerDecision[] = [];
   const b = new ModuleBroker({
     moduleId: 'notes',
     grants,
     transport: t,
+    events: hub,
     onDecision: (d) => decisions.push(d),
     hooks,
   });
   const pushed: [string, unknown][] = [];
   b.attach((event, data) => pushed.push([event, data]));
-  return { b, t, decisions, pushed };
+  return { b, t, hub, timers, decisions, pushed };
 }
 
 /** A flush of pending promise callbacks. */
@@ -158,11 +193,7 @@ const ENV_CALLS: [string, unknown, string[]][] = [
     { id: 'env_1', since: 3 },
     ['GET /api/environments/env_1/events?since=3'],
   ],
-  [
-    'environments.watch',
-    { id: 'env_1' },
-    ['GET /api/environments/env_1', 'FOLLOW /api/environments/env_1/events?since=0'],
-  ],
+  ['environments.watch', { id: 'env_1' }, ['GET /api/environments/env_1', 'FOLLOW /api/events']],
   ['environments.unwatch', {}, []],
   ['shell.openEnvironment', { id: 'env_1' }, ['GET /api/environments/env_1']],
 ];
@@ -215,31 +246,62 @@ describe('broker: environments, events and windows', () => {
   });
 
   it('relays events of a watch, ends it on unwatch, and replaces an earlier watch', async () => {
-    const { b, t, pushed } = broker(['environments:manage']);
+    const { b, t, hub, pushed } = broker(['environments:manage']);
     await b.handle('environments.watch', {});
     expect(t.calls).toEqual(['FOLLOW /api/events']);
-    const first = t.streams[0]!;
+    const stream = t.streams[0]!;
+    stream.open();
     const ev = { seq: 1, at: 1, envId: 'env_1', type: 'transition', message: 'm', to: 'running' };
-    first.push({ type: 'transition', data: ev });
-    first.push({ type: 'message', data: { not: 'an event' } });
+    stream.push({ type: 'transition', data: ev });
+    stream.push({ type: 'message', data: { not: 'an event' } });
     expect(pushed).toEqual([[ENV_EVENT, ev]]);
 
+    // A watch of env_2 after seq 4: its history first, then live events, each once, and no
+    // event of another environment. The shared stream stays the one already open.
+    t.history.set(
+      'env_2',
+      [5, 6].map((seq) => ({ seq, envId: 'env_2', type: 'progress' })),
+    );
     await b.handle('environments.watch', { id: 'env_2', since: 4 });
-    expect(first.signal.aborted).toBe(true);
-    const second = t.streams[1]!;
-    expect(second.path).toBe('/api/environments/env_2/events?since=4');
-    first.push({ type: 'transition', data: ev }); // a late event of the old stream is dropped
-    expect(pushed).toHaveLength(1);
+    stream.push({ type: 'progress', data: { seq: 6, envId: 'env_2', type: 'progress' } });
+    await tick();
+    expect(t.streams).toHaveLength(1);
+    expect(stream.signal.aborted).toBe(false);
+    expect(hub.size).toBe(1);
+    stream.push({ type: 'progress', data: { seq: 7, envId: 'env_2', type: 'progress' } });
+    stream.push({ type: 'transition', data: { ...ev, seq: 2 } });
+    expect(pushed.slice(1).map(([, d]) => (d as { seq: number }).seq)).toEqual([5, 6, 7]);
+    expect(t.calls).toContain('GET /api/environments/env_2/events?since=4');
 
     await b.handle('environments.unwatch', {});
-    expect(second.signal.aborted).toBe(true);
+    expect(stream.signal.aborted).toBe(true); // the last listener left: the stream closes
     expect(b.isWatching).toBe(false);
     await tick();
-    expect(pushed).toHaveLength(1); // an unwatch is not reported as an end
+    expect(pushed).toHaveLength(4); // an unwatch is not reported as an end
   });
 
-  it('tells the module when the stream ends (lock, refusal) and stops on dispose', async () => {
-    const { b, t, pushed } = broker(['environments:manage']);
+  it('refills what a watch missed while the shared stream reconnected', async () => {
+    const { b, t, timers, pushed } = broker(['environments:manage']);
+    await b.handle('environments.watch', { id: 'env_1' });
+    t.streams[0]!.open();
+    t.streams[0]!.push({ type: 'progress', data: { seq: 1, envId: 'env_1', type: 'progress' } });
+    await tick();
+    t.streams[0]!.end({ kind: 'closed' }); // e.g. the daemon restarted
+    await tick();
+    expect(pushed.map(([e]) => e)).toEqual([ENV_EVENT]); // not an end: the hub reconnects
+    t.history.set(
+      'env_1',
+      [1, 2, 3].map((seq) => ({ seq, envId: 'env_1', type: 'progress' })),
+    );
+    timers.due.shift()!.fn();
+    t.streams[1]!.open();
+    await tick();
+    expect(pushed.map(([, d]) => (d as { seq: number }).seq)).toEqual([1, 2, 3]);
+    expect(t.calls.at(-1)).toBe('GET /api/environments/env_1/events?since=1');
+  });
+
+  it('tells the module when the stream ends for good (refusal, lock) and stops on dispose', async () => {
+    const { b, t, hub, pushed } = broker(['environments:manage']);
     await b.handle('environments.watch', {});
     t.streams[0]!.end({ kind: 'refused', status: 401, code: 'server.unauthenticated' });
     await tick();
@@ -247,14 +309,51 @@ describe('broker: environments, events and windows', () => {
     expect(b.isWatching).toBe(false);
 
     await b.handle('environments.watch', {});
-    t.streams[1]!.end({ kind: 'closed' });
-    await tick();
-    expect(pushed.at(-1)).toEqual([ENV_WATCH_END, 'closed']);
-
-    await b.handle('environments.watch', {});
-    b.dispose();
-    expect(t.streams[2]!.signal.aborted).toBe(true);
+    hub.close(); // the shell locks
+    expect(t.streams[1]!.signal.aborted).toBe(true);
+    expect(pushed.at(-1)).toEqual([ENV_WATCH_END, 'locked']);
     expect(b.isWatching).toBe(false);
+
+    const other = broker(['environments:manage']);
+    await other.b.handle('environments.watch', {});
+    other.b.dispose();
+    expect(other.t.streams[0]!.signal.aborted).toBe(true);
+    expect(other.b.isWatching).toBe(false);
+  });
+
+  it('a watch whose module window closed while it waited for the daemon starts nothing', async () => {
+    const { b, t, hub } = broker(['environments:manage']);
+    let answer: (v: unknown) => void = () => undefined;
+    t.json = <T>() => new Promise<T>((r) => (answer = r as (v: unknown) => void));
+    const watching = b.handle('environments.watch', { id: 'env_1' });
+    await tick();
+    b.dispose();
+    answer({ id: 'env_1' });
+    await watching;
+    expect(t.streams).toEqual([]);
+    expect(hub.size).toBe(0);
+    expect(b.isWatching).toBe(false);
+  });
+
+  it('the watches of several modules share one stream', async () => {
+    const first = broker(['environments:manage']);
+    const second = new ModuleBroker({
+      moduleId: 'environments',
+      grants: ['environments:manage'],
+      transport: first.t,
+      events: first.hub,
+    });
+    const got: unknown[] = [];
+    second.attach((_, d) => got.push(d));
+    await first.b.handle('environments.watch', {});
+    await second.handle('environments.watch', { id: 'env_1' });
+    expect(first.t.calls.filter((c) => c.startsWith('FOLLOW'))).toEqual(['FOLLOW /api/events']);
+    first.t.streams[0]!.open();
+    await tick();
+    first.t.streams[0]!.push({ type: 'progress', data: { seq: 1, envId: 'env_1' } });
+    first.t.streams[0]!.push({ type: 'progress', data: { seq: 1, envId: 'env_2' } });
+    expect(first.pushed).toHaveLength(2);
+    expect(got).toEqual([{ seq: 1, envId: 'env_1' }]);
   });
 
   it('an unknown environment fails watch and open with the daemon error, nothing started', async () => {

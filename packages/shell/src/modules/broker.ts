@@ -13,6 +13,7 @@ import {
   type Capability,
   type MethodName,
 } from '@virtos/module-sdk';
+import type { EnvironmentEventFeed, HubEvent } from '../lib/event-hub.js';
 import type { DaemonTransport } from './daemon-transport.js';
 
 /** Error codes the broker itself raises (daemon codes such as `vault.no_such_item` pass through). */
@@ -54,6 +55,8 @@ export interface ModuleBrokerOptions {
   /** What the user granted at install (from GET /api/modules). */
   readonly grants: readonly Capability[];
   readonly transport: DaemonTransport;
+  /** The shell's shared environment event stream (watches subscribe to it). */
+  readonly events: EnvironmentEventFeed;
   readonly hooks?: BrokerHooks;
   readonly onDecision?: (d: BrokerDecision) => void;
 }
@@ -85,7 +88,8 @@ export class ModuleBroker {
   private readonly granted: ReadonlySet<Capability>;
   private emit: BrokerEmit | undefined;
   /** The module's one event watch (a new watch replaces it). */
-  private watch: AbortController | undefined;
+  private watch: { dispose(): void } | undefined;
+  private isDisposed = false;
 
   constructor(private readonly options: ModuleBrokerOptions) {
     this.granted = new Set(options.grants);
@@ -103,7 +107,8 @@ export class ModuleBroker {
 
   /** Stops everything the module started (its event watch); the module is gone. */
   dispose(): void {
-    this.watch?.abort();
+    this.isDisposed = true;
+    this.watch?.dispose();
     this.watch = undefined;
     this.emit = undefined;
   }
@@ -143,29 +148,85 @@ export class ModuleBroker {
   }
 
   /**
-   * Follows the daemon's event stream at `path` in the shell and relays each environment event to
-   * the module. SECURITY: the stream is opened by the shell with its session; the module gets only
-   * the events (the same records `environments.get` shows), and only while it holds the
-   * capability that `environments.watch` was checked against.
+   * Relays environment events to the module: of environment `id` from after `since`, or of every
+   * environment live. The shell's one shared stream carries them (no connection per watch); after
+   * each (re)open of that stream, what the watch missed is read from the history and events are
+   * delivered once each, in seq order per environment. SECURITY: the stream is the shell's, with
+   * its session; the module gets only the events (the records `environments.get` shows), and
+   * only while it holds the capability that `environments.watch` was checked against.
    */
-  private startWatch(path: string): void {
-    this.watch?.abort();
-    const ac = new AbortController();
-    this.watch = ac;
-    void this.options.transport
-      .follow(
-        path,
-        (m) => {
-          const d = m.data as Record<string, unknown> | null;
-          if (!ac.signal.aborted && d && typeof d['envId'] === 'string') this.emit?.(ENV_EVENT, d);
-        },
-        ac.signal,
-      )
-      .then((end) => {
-        if (ac.signal.aborted) return;
-        if (this.watch === ac) this.watch = undefined;
+  private startWatch(id: string | undefined, since: number): void {
+    // The window may have closed while `environments.watch` waited for the daemon.
+    if (this.isDisposed) return;
+    // The old watch leaves only after the new one joined, so the shared stream stays open.
+    const previous = this.watch;
+    const t = this.options.transport;
+    /** Last seq delivered per environment. */
+    const last = new Map<string, number>();
+    if (id !== undefined) last.set(id, since);
+    let isActive = true;
+    let refills = 0;
+    let held: HubEvent[] | undefined;
+    const deliver = (e: HubEvent): void => {
+      if (!isActive) return;
+      if (typeof e.seq === 'number') {
+        const prev = last.get(e.envId);
+        if (prev !== undefined && e.seq <= prev) return;
+        last.set(e.envId, e.seq);
+      }
+      this.emit?.(ENV_EVENT, e);
+    };
+    // Reads the history after the last delivered seq of each environment this watch knows;
+    // live events wait meanwhile, so none overtakes the history it follows.
+    const refill = async (): Promise<void> => {
+      const ids = id !== undefined ? [id] : [...last.keys()];
+      if (ids.length === 0) return;
+      refills += 1;
+      held ??= [];
+      try {
+        for (const envId of ids) {
+          const r = await t.json<{ events?: unknown }>(
+            'GET',
+            `/api/environments/${enc(envId)}/events?since=${last.get(envId) ?? 0}`,
+          );
+          if (!isActive) return;
+          const events = Array.isArray(r?.events) ? (r.events as HubEvent[]) : [];
+          for (const e of events) if (e && e.envId === envId) deliver(e);
+        }
+      } catch {
+        // History unreadable now (e.g. locking): live events go on; the next open refills.
+      } finally {
+        refills -= 1;
+        if (refills === 0) {
+          const waiting = held ?? [];
+          held = undefined;
+          for (const e of waiting) deliver(e);
+        }
+      }
+    };
+    const w = {
+      dispose: () => {
+        isActive = false;
+        sub.dispose();
+      },
+    };
+    // Set before subscribing: a closed hub ends the new watch at once (onEnd below).
+    this.watch = w;
+    const sub = this.options.events.subscribe({
+      ...(id !== undefined && { envId: id }),
+      onEvent: (e) => {
+        if (held) held.push(e);
+        else deliver(e);
+      },
+      onOpen: () => void refill(),
+      onEnd: (end) => {
+        if (this.watch !== w) return;
+        this.watch = undefined;
+        isActive = false;
         this.emit?.(ENV_WATCH_END, end.kind === 'refused' ? `refused: ${end.code}` : end.kind);
-      });
+      },
+    });
+    previous?.dispose();
   }
 
   private parse<T>(schema: z.ZodType<T>, params: unknown, method: string): T {
@@ -323,16 +384,12 @@ export class ModuleBroker {
         );
         // An unknown id answers not_found here, before any stream starts.
         if (w.id !== undefined) await t.json('GET', `/api/environments/${enc(w.id)}`);
-        this.startWatch(
-          w.id === undefined
-            ? '/api/events'
-            : `/api/environments/${enc(w.id)}/events?since=${w.since ?? 0}`,
-        );
+        this.startWatch(w.id, w.since ?? 0);
         return undefined;
       }
       case 'environments.unwatch':
         p(Empty);
-        this.watch?.abort();
+        this.watch?.dispose();
         this.watch = undefined;
         return undefined;
       case 'shell.openEnvironment': {

@@ -13,8 +13,16 @@ export interface DaemonTransport {
   bytes(path: string): Promise<ArrayBuffer>;
   /** Raw bytes in (uploads), JSON out. */
   upload<T>(path: string, data: ArrayBuffer): Promise<T>;
-  /** Follows a Server-Sent Events stream until it ends or `signal` aborts (never rejects). */
-  follow(path: string, onMessage: (m: SseMessage) => void, signal: AbortSignal): Promise<SseEnd>;
+  /**
+   * Follows a Server-Sent Events stream until it ends or `signal` aborts (never rejects);
+   * `onOpen` runs once the daemon accepted it.
+   */
+  follow(
+    path: string,
+    onMessage: (m: SseMessage) => void,
+    signal: AbortSignal,
+    onOpen?: () => void,
+  ): Promise<SseEnd>;
 }
 
 /** What the transport needs from the shell: the session header (the shell's ApiClient has it). */
@@ -78,8 +86,8 @@ export function fetchTransport(
       if (!res.ok) throw await failure(res, path);
       return (await res.json()) as T;
     },
-    follow(path, onMessage, signal) {
-      return followSse(session, path, onMessage, signal, fetchFn);
+    follow(path, onMessage, signal, onOpen) {
+      return followSse(session, path, onMessage, signal, fetchFn, onOpen);
     },
   };
 }

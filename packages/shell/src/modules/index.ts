@@ -11,6 +11,6 @@ export type { MountOptions, MountedModule } from './host.js';
 export { ModuleManifestSchema, validateManifest } from './manifest.js';
 export type { ManifestResult } from './manifest.js';
 export { ModuleManager, downloadInShell } from './manager.js';
-export type { InstalledModule, ModulePackage } from './manager.js';
+export type { InstalledModule, ModuleManagerOptions, ModulePackage } from './manager.js';
 export { followSse } from './sse.js';
 export type { SseEnd, SseMessage } from './sse.js';

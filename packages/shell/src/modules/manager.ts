@@ -3,6 +3,7 @@
  * enable, disable, remove, and open a module into an element (ticket -> broker -> sandboxed frame).
  */
 import type { Capability, ModuleManifest } from '@virtos/module-sdk';
+import { EventHub, type EnvironmentEventFeed } from '../lib/event-hub.js';
 import { ModuleBroker, type BrokerDecision, type BrokerHooks } from './broker.js';
 import { fetchTransport, type DaemonTransport, type SessionHeaders } from './daemon-transport.js';
 import { mountModule, type MountedModule } from './host.js';
@@ -24,16 +25,34 @@ export interface ModulePackage {
   readonly style?: string;
 }
 
+/** Options of {@link ModuleManager}. */
+export interface ModuleManagerOptions {
+  /** Default: fetch to the daemon that served the page, with the session header. */
+  readonly transport?: DaemonTransport;
+  /**
+   * The shell's shared environment event stream, so module watches add no connection. Default:
+   * a hub of this manager's own over the transport (one stream for all its modules).
+   */
+  readonly events?: EnvironmentEventFeed;
+}
+
 /** Talks to the daemon's module routes. One per shell. */
 export class ModuleManager {
   private readonly t: DaemonTransport;
+  private readonly events: EnvironmentEventFeed;
 
   constructor(
     session: SessionHeaders,
     private readonly hooks: BrokerHooks = {},
-    transport?: DaemonTransport,
+    options: ModuleManagerOptions = {},
   ) {
-    this.t = transport ?? fetchTransport(session);
+    const t = options.transport ?? fetchTransport(session);
+    this.t = t;
+    this.events =
+      options.events ??
+      new EventHub({
+        follow: (path, onMessage, signal, onOpen) => t.follow(path, onMessage, signal, onOpen),
+      });
   }
 
   list(): Promise<InstalledModule[]> {
@@ -89,6 +108,7 @@ export class ModuleManager {
       moduleId: id,
       grants: mod.grants,
       transport: this.t,
+      events: this.events,
       hooks: this.hooks,
       ...(opts.onDecision && { onDecision: opts.onDecision }),
     });

@@ -21,7 +21,7 @@ function streamingFetch(chunks: string[], seen: { url?: string; headers?: Header
 describe('followSse', () => {
   it('sends the token as a header (not in the URL) and parses events split across chunks', async () => {
     const seen: { url?: string; headers?: Headers } = {};
-    const got: SseMessage[] = [];
+    const got: (SseMessage | 'open')[] = [];
     const end = await followSse(
       session,
       '/api/events',
@@ -36,11 +36,13 @@ describe('followSse', () => {
         ],
         seen,
       ),
+      () => got.push('open'),
     );
     expect(seen.url).toBe('/api/events');
     expect(seen.headers?.get('authorization')).toBe('Bearer tok');
     expect(seen.headers?.get('accept')).toBe('text/event-stream');
     expect(got).toEqual([
+      'open',
       { type: 'transition', id: '1', data: { seq: 1, envId: 'e1' } },
       { type: 'progress', id: '3', data: { seq: 3 } },
     ]);
@@ -52,8 +54,17 @@ describe('followSse', () => {
       new Response(JSON.stringify({ error: { code: 'server.unauthenticated' } }), {
         status: 401,
       })) as typeof fetch;
-    const end = await followSse(session, '/api/events', () => {}, new AbortController().signal, f);
+    let opens = 0;
+    const end = await followSse(
+      session,
+      '/api/events',
+      () => {},
+      new AbortController().signal,
+      f,
+      () => (opens += 1),
+    );
     expect(end).toEqual({ kind: 'refused', status: 401, code: 'server.unauthenticated' });
+    expect(opens).toBe(0);
   });
 
   it('ends as aborted when the signal aborts mid-stream', async () => {

@@ -25,7 +25,9 @@ export type SseEnd =
 
 /**
  * Reads the SSE stream at `path` (same origin) until it ends or `signal` aborts; calls `onMessage`
- * for each event whose data is JSON. Resolves with why it ended; never rejects.
+ * for each event whose data is JSON, and `onOpen` once the daemon accepted the stream (events
+ * from then on arrive; a follower that needs earlier ones reads the history after this).
+ * Resolves with why it ended; never rejects.
  */
 export async function followSse(
   session: SessionHeaders,
@@ -33,6 +35,7 @@ export async function followSse(
   onMessage: (m: SseMessage) => void,
   signal: AbortSignal,
   fetchFn: typeof fetch = (...a) => fetch(...a),
+  onOpen?: () => void,
 ): Promise<SseEnd> {
   let res: Response;
   try {
@@ -57,6 +60,8 @@ export async function followSse(
     }
     return { kind: 'refused', status: res.status, code };
   }
+  if (signal.aborted) return { kind: 'aborted' };
+  onOpen?.();
   const reader = res.body
     .pipeThrough(new TextDecoderStream())
     .pipeThrough(new EventSourceParserStream({ maxBufferSize: MAX_EVENT_CHARS }))
