@@ -410,20 +410,76 @@ describe.skipIf(skip !== undefined)(
       expect(await viewer.getAttribute('data-clipboard')).toBe('refused');
       await page.screenshot({ path: join(OUT, '5-isolated-clipboard.png') });
 
+      // Direct touch: a long-press is a right click where the finger is (openbox opens its
+      // root menu there); a pinch zooms the view locally.
+      await viewer.getByRole('button', { name: 'Close' }).click();
+      await viewer.locator('select').first().selectOption('direct');
+      await viewer.locator('button[aria-expanded]').click();
+      expect(await viewer.getByTestId('viewer-touch').count()).toBe(1);
+      const cdp = await page.context().newCDPSession(page);
+      const touch = (
+        type: 'touchStart' | 'touchMove' | 'touchEnd',
+        points: { x: number; y: number }[],
+      ) =>
+        cdp.send('Input.dispatchTouchEvent', {
+          type,
+          touchPoints: points.map((p, i) => ({ x: p.x, y: p.y, id: i })),
+        });
+      const spot = await toPage(page, '#iso', 120, 680);
+      const beforeMenu = await settled(page, '#iso');
+      await touch('touchStart', [spot]);
+      await page.waitForTimeout(900);
+      await touch('touchEnd', []);
+      const menu = await settledChange(page, '#iso', beforeMenu);
+      const m = await diff(page, beforeMenu, menu);
+      expect(m.changed).toBeGreaterThan(500);
+      // The menu opens at the pointer (or is pushed up to fit the screen).
+      expect(Math.abs(m.box.x0 - 120)).toBeLessThan(40);
+      await page.screenshot({ path: join(OUT, '6-direct-touch-long-press.png') });
+      expect(
+        await page.evaluate(() =>
+          (
+            window as unknown as { viewerTest: { sendKey(n: string, k: string): boolean } }
+          ).viewerTest.sendKey('iso', 'Escape'),
+        ),
+      ).toBe(true);
+      const a = await toPage(page, '#iso', 500, 400);
+      const b = await toPage(page, '#iso', 700, 400);
+      await touch('touchStart', [a, b]);
+      for (let i = 1; i <= 5; i++) {
+        await touch('touchMove', [
+          { x: a.x - i * 20, y: a.y },
+          { x: b.x + i * 20, y: b.y },
+        ]);
+      }
+      await touch('touchEnd', []);
+      // noVNC's mouse capture from the long-press's right button is released again.
+      expect(
+        await page.evaluate(
+          () => document.getElementById('noVNC_mouse_capture_elem')?.style.display ?? 'none',
+        ),
+      ).toBe('none');
+      const transform = await page.evaluate(
+        () => document.querySelector<HTMLElement>('#iso .screen')?.style.transform ?? '',
+      );
+      const zoom = Number(/scale\(([\d.]+)\)/.exec(transform)?.[1] ?? '1');
+      expect(zoom).toBeGreaterThan(1.5);
+      await page.screenshot({ path: join(OUT, '7-pinch-zoom.png') });
+
       // Suspending the environment ends the stream with 4001; the viewer says why.
       await d!.client.suspend(envId);
       await expect
         .poll(() => viewer.getAttribute('data-state'), { timeout: 30_000 })
         .toBe('suspended');
       expect(await viewer.getByTestId('viewer-message').textContent()).toContain('suspended');
-      await page.screenshot({ path: join(OUT, '6-suspended.png') });
+      await page.screenshot({ path: join(OUT, '8-suspended.png') });
       // The shell's window follows the environment's state too.
       await expect
         .poll(() => shell.locator(`${win} [data-testid="env-state"]`).textContent(), {
           timeout: 30_000,
         })
         .toBe('suspended');
-      await shell.screenshot({ path: join(OUT, '7-shell-suspended.png') });
+      await shell.screenshot({ path: join(OUT, '9-shell-suspended.png') });
     });
   },
 );
