@@ -99,6 +99,12 @@ export const ENV_WATCH_END = 'environments.watch_ended';
 /** Wraps an RPC client in the typed API. */
 export function moduleApi(rpc: RpcClient, moduleId: string): VirtosModule {
   const c = <T>(m: string, p: unknown = {}): Promise<T> => rpc.call<T>(m, p);
+  /**
+   * The module's current watch. The shell keeps one watch per module, so a new one replaces it:
+   * the old listeners go (they would hear the new watch's events), and the old stop function
+   * may no longer unwatch (that would end the new watch).
+   */
+  let currentWatch: { off(): void } | undefined;
   return {
     moduleId,
     call: c,
@@ -145,24 +151,36 @@ export function moduleApi(rpc: RpcClient, moduleId: string): VirtosModule {
           })
         ).events,
       watch: async (listener, opts = {}) => {
+        currentWatch?.off();
         const offEvent = rpc.on(ENV_EVENT, (d) => listener(d as EnvironmentEventView));
         const offEnd = rpc.on(ENV_WATCH_END, (d) => {
-          const reason = typeof d === 'string' ? d : 'ended';
-          opts.onEnd?.(reason);
+          // The shell ended this watch (lock, refusal): nothing more comes, nothing to unwatch.
+          watch.off();
+          if (currentWatch === watch) currentWatch = undefined;
+          opts.onEnd?.(typeof d === 'string' ? d : 'ended');
         });
+        const watch = {
+          off: () => {
+            offEvent();
+            offEnd();
+          },
+        };
+        currentWatch = watch;
         try {
           await c('environments.watch', {
             ...(opts.id !== undefined && { id: opts.id }),
             ...(opts.since !== undefined && { since: opts.since }),
           });
         } catch (e) {
-          offEvent();
-          offEnd();
+          watch.off();
+          if (currentWatch === watch) currentWatch = undefined;
           throw e;
         }
         return async () => {
-          offEvent();
-          offEnd();
+          watch.off();
+          // Replaced by a newer watch (or ended): the shell's watch is not this one any more.
+          if (currentWatch !== watch) return;
+          currentWatch = undefined;
           await c('environments.unwatch');
         };
       },

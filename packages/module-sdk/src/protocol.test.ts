@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { moduleApi } from './client.js';
+import { ENV_EVENT, ENV_WATCH_END, moduleApi } from './client.js';
 import {
   parseConnect,
   parseEvent,
@@ -81,6 +81,60 @@ describe('RPC over a real MessageChannel', () => {
     ch.port1.postMessage({ v: 1, event: 'key', data: 'q' });
     await new Promise((r) => setTimeout(r, 20));
     expect(keys).toEqual(['q']);
+    stop();
+    rpc.close();
+    ch.port2.close();
+  });
+
+  it('a second watch replaces the first: no misrouted events, the old stop leaves it alone', async () => {
+    const ch = new MessageChannel();
+    const calls: string[] = [];
+    const stop = serveRpc(ch.port1, async (method, params) => {
+      calls.push(`${method} ${JSON.stringify(params)}`);
+      return undefined;
+    });
+    const rpc = new RpcClient(ch.port2);
+    const api = moduleApi(rpc, 'environments');
+    const emit = (event: string, data: unknown) => ch.port1.postMessage({ v: 1, event, data });
+    // Messages on one port arrive in order: a round trip after the events means they arrived.
+    const flush = () => rpc.call('echo');
+    const first: unknown[] = [];
+    const second: unknown[] = [];
+    const ends: string[] = [];
+    const stopFirst = await api.environments.watch((e) => first.push(e), {
+      onEnd: (r) => ends.push(`first ${r}`),
+    });
+    emit(ENV_EVENT, { envId: 'e1', seq: 1 });
+    await flush();
+    const stopSecond = await api.environments.watch((e) => second.push(e), {
+      id: 'e2',
+      since: 3,
+      onEnd: (r) => ends.push(`second ${r}`),
+    });
+    emit(ENV_EVENT, { envId: 'e2', seq: 4 });
+    await flush();
+    expect(first).toEqual([{ envId: 'e1', seq: 1 }]);
+    expect(second).toEqual([{ envId: 'e2', seq: 4 }]);
+
+    await stopFirst(); // the old stop must not end the new watch
+    emit(ENV_EVENT, { envId: 'e2', seq: 5 });
+    await flush();
+    expect(second).toHaveLength(2);
+    expect(calls.filter((x) => x.startsWith('environments.unwatch'))).toEqual([]);
+
+    emit(ENV_WATCH_END, 'locked');
+    await flush();
+    expect(ends).toEqual(['second locked']);
+    await stopSecond(); // already ended by the shell: nothing to unwatch
+
+    const stopThird = await api.environments.watch(() => undefined);
+    await stopThird();
+    expect(calls.filter((x) => !x.startsWith('echo'))).toEqual([
+      'environments.watch {}',
+      'environments.watch {"id":"e2","since":3}',
+      'environments.watch {}',
+      'environments.unwatch {}',
+    ]);
     stop();
     rpc.close();
     ch.port2.close();
