@@ -466,6 +466,19 @@ describe.skipIf(skip !== undefined)(
       expect(zoom).toBeGreaterThan(1.5);
       await page.screenshot({ path: join(OUT, '7-pinch-zoom.png') });
 
+      // Server-side resize: the desktop takes the viewer's size (ExtendedDesktopSize, Xvnc's RandR).
+      await viewer.locator('button[aria-expanded]').click();
+      await viewer.locator('select').first().selectOption('mouse');
+      await viewer.getByRole('menuitem', { name: 'Resize desktop to window' }).click();
+      await viewer.locator('button[aria-expanded]').click();
+      const canvasSize = () =>
+        page.evaluate(() => {
+          const c = document.querySelector<HTMLCanvasElement>('#iso canvas');
+          return c ? [c.width, c.height] : [];
+        });
+      await expect.poll(canvasSize, { timeout: 15_000 }).toEqual([1024, 640]);
+      await page.screenshot({ path: join(OUT, '7b-resized-to-window.png') });
+
       // Suspending the environment ends the stream with 4001; the viewer says why.
       await d!.client.suspend(envId);
       await expect
