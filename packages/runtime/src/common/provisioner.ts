@@ -114,8 +114,6 @@ export interface Provisioner {
 }
 
 /** True when the provisioner can take over environments of an earlier process. */
-export function canAdopt(
-  p: Provisioner,
-): p is Provisioner & Required<Pick<Provisioner, 'adopt'>> {
+export function canAdopt(p: Provisioner): p is Provisioner & Required<Pick<Provisioner, 'adopt'>> {
   return typeof p.adopt === 'function';
 }
