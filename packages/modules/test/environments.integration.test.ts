@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Request } from 'playwright-core';
 import { nullLogger } from '@virtos/core';
 import { applyCrunCgroupRemedy, probeRuntime } from '@virtos/runtime';
 import { createBuiltins, createDaemon, type Builtins, type Daemon } from '@virtos/server';
@@ -247,14 +248,75 @@ describe.skipIf(skip !== undefined)(
       await shot('terminated');
     });
 
+    it('environment windows and the module share ONE event stream; later API calls answer', async () => {
+      // Five more environments (created from the same spec and terminated at once), each with a
+      // window, next to the Environments module: the old one-stream-per-window design used all
+      // six HTTP/1.1 connections of the origin here, and every later call queued forever.
+      const { json: rec } = await api<{ spec: unknown }>('GET', `/api/environments/${envId}`);
+      const ids = [envId];
+      for (let i = 0; i < 5; i += 1) {
+        const made = await api<{ id: string }>('POST', '/api/environments', {
+          spec: rec.spec,
+          name: `extra-${i}`,
+        });
+        expect(made.status).toBe(201);
+        ids.push(made.json.id);
+        expect((await api('DELETE', `/api/environments/${made.json.id}`)).status).toBe(200);
+      }
+      const place = (appId: string, i: number) => ({
+        appId,
+        ...{ x: 20 + 30 * i, y: 20 + 20 * i, w: 420, h: 300 },
+        ...{ isMinimised: false, isMaximised: false, snap: null },
+      });
+      const layout = {
+        version: 1,
+        windows: ['module:environments', ...ids.map((id) => `env:${id}`)].map(place),
+      };
+      // Event streams open in the page, and the most open at once, from the reload on.
+      const open = new Set<Request>();
+      let mostOpen = 0;
+      page.on('request', (r) => {
+        if (r.headers()['accept'] !== 'text/event-stream') return;
+        open.add(r);
+        mostOpen = Math.max(mostOpen, open.size);
+      });
+      page.on('requestfinished', (r) => void open.delete(r));
+      page.on('requestfailed', (r) => void open.delete(r));
+      const saved = await fetch(`${daemon.url}/api/shell/settings/layout`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ value: layout }),
+      });
+      expect(saved.status).toBeLessThan(300);
+      // Counted from the reload on (the old page's stream is aborted by the navigation).
+      open.clear();
+      mostOpen = 0;
+      await unlock(page, url, PASS); // a fresh page: the saved windows reopen
+      for (const id of ids) {
+        const win = page.locator(`[data-window="env:${id}"]`);
+        await expect.poll(() => win.getByTestId('env-state').textContent()).toBe('terminated');
+      }
+      // The module is ready once its watch is set up (it follows events from the start).
+      await moduleFrame(page, 'environments');
+      await expect.poll(() => open.size).toBe(1);
+      const [stream] = [...open];
+      expect(stream?.url()).toMatch(/\/api\/events$/);
+      // A later API call answers: the Module Manager lists the installed modules.
+      const mm = await openApp(page, 'shell:modules');
+      await mm.locator('[data-module="environments"]').waitFor({ timeout: 15_000 });
+      expect(mostOpen).toBe(1);
+      await shot('shared-stream');
+    });
+
     it('event streams were followed with the session header, never a token in a URL', async () => {
       // The daemon refuses its event stream without a session.
       expect((await fetch(`${daemon.url}/api/events`)).status).toBe(401);
       const events = requests.filter((r) => r.url.includes('/events'));
       for (const r of events) expect(r.auth, r.url).toMatch(/^Bearer /);
       const streams = events.filter((r) => r.accept === 'text/event-stream').map((r) => r.url);
-      expect(streams.some((u) => u.endsWith('/api/events'))).toBe(true); // the module's watch
-      expect(streams.some((u) => u.endsWith(`/api/environments/${envId}/events`))).toBe(true);
+      // Windows and module watches follow the shell's one all-environments stream.
+      expect(streams.length).toBeGreaterThan(0);
+      expect(streams.every((u) => u.endsWith('/api/events'))).toBe(true);
       expect(requests.filter((r) => r.url.includes('/api/') && /token=/i.test(r.url))).toEqual([]);
       expect(errors).toEqual([]);
     });
