@@ -6,7 +6,7 @@
  * adopts them from their bundles, and the shim keeps the exit code in the bundle.
  */
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, readFileSync, readdirSync, watch } from 'node:fs';
+import { chownSync, existsSync, readFileSync, readdirSync, watch, writeFileSync } from 'node:fs';
 import { chmod, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { throwIfAborted } from '@virtos/core';
@@ -114,9 +114,20 @@ interface BundleMeta {
   readonly vncDir?: string;
   readonly networkNone: boolean;
   shim?: ProcId;
+  /**
+   * The container's first process as first seen alive, so a later reader (a new daemon) tells it
+   * from a process that reused its pid after it ended.
+   */
+  proc?: ProcId;
 }
 
 const META_FILE = 'virtos.json';
+
+/**
+ * How long a status waits for the shim's exit record once the container's first process is gone
+ * while the shim still runs (it writes the record right after the runtime returns), ms.
+ */
+const EXIT_RECORD_WAIT_MS = 2000;
 
 /** The start time of a live process (field 22 of /proc/<pid>/stat), or undefined if it is gone. */
 function procStart(pid: number): string | undefined {
@@ -284,24 +295,37 @@ export class OciDriver
       networkNone: meta.networkNone,
       state: started ? 'started' : 'created',
       shim: meta.shim,
+      proc: meta.proc,
     };
     if (started) this.readProc(env);
     this.envs.set(id, env);
     return env;
   }
 
-  /** Reads the container's pid file once (the process identity is fixed while it lives). */
+  /**
+   * The container's first process: its identity is read from the pid file once, while it lives,
+   * and kept in virtos.json (a new daemon compares against it; pids are reused). Undefined while
+   * the pid file is missing or not fully written, or when the process ended before it was read.
+   */
   private readProc(env: OciEnv): ProcId | undefined {
     if (env.proc) return env.proc;
-    try {
-      const pid = Number(readFileSync(join(env.bundle, SHIM_FILES.pid), 'utf8').trim());
-      if (!Number.isInteger(pid) || pid <= 0) return undefined;
-      const start = procStart(pid);
-      if (start !== undefined) env.proc = { pid, start };
-    } catch {
-      // not written yet
+    const pid = this.pidFromFile(env);
+    const start = pid !== undefined ? procStart(pid) : undefined;
+    if (pid !== undefined && start !== undefined) {
+      env.proc = { pid, start };
+      this.saveMeta(env);
     }
     return env.proc;
+  }
+
+  /** The pid the runtime wrote, or undefined while its file is missing or not fully written. */
+  private pidFromFile(env: OciEnv): number | undefined {
+    try {
+      const pid = Number(readFileSync(join(env.bundle, SHIM_FILES.pid), 'utf8').trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The exit status the shim recorded, once the runtime has ended. */
@@ -479,20 +503,40 @@ export class OciDriver
         { subject: id, hint: 'Run `virtos doctor` to check the runtime on this host.' },
       );
     }
+    // The runtime may not have finished writing the pid file yet: the first process's identity is
+    // read (and kept in virtos.json) as soon as its pid is there.
+    for (let i = 0; i < 200 && this.pidFromFile(env) === undefined && !this.readExit(env); i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     this.readProc(env);
     return this.status(ctx, id);
   }
 
-  private async writeMeta(env: OciEnv): Promise<void> {
-    const meta: BundleMeta = {
+  private metaOf(env: OciEnv): BundleMeta {
+    return {
       v: 1,
       id: env.id,
       runtime: this.options.runtime,
       ...(env.vncDir !== undefined && { vncDir: env.vncDir }),
       networkNone: env.networkNone,
       ...(env.shim && { shim: env.shim }),
+      ...(env.proc && { proc: env.proc }),
     };
-    await writeFile(join(env.bundle, META_FILE), JSON.stringify(meta), { mode: 0o600 });
+  }
+
+  private async writeMeta(env: OciEnv): Promise<void> {
+    await writeFile(join(env.bundle, META_FILE), JSON.stringify(this.metaOf(env)), { mode: 0o600 });
+  }
+
+  /** Synchronous {@link writeMeta} for readers; a bundle removed meanwhile is not an error. */
+  private saveMeta(env: OciEnv): void {
+    try {
+      writeFileSync(join(env.bundle, META_FILE), JSON.stringify(this.metaOf(env)), {
+        mode: 0o600,
+      });
+    } catch {
+      // deleted meanwhile: nothing to keep
+    }
   }
 
   /**
@@ -533,21 +577,41 @@ export class OciDriver
   private async observedState(ctx: DriverContext, env: OciEnv): Promise<EnvironmentState> {
     if (env.state === 'created') return 'created';
     if (env.state === 'stopped' || this.readExit(env)) return 'stopped';
-    // Not ended by the shim's record. The container's first process decides: gone (and the shim
-    // gone too, so no record will come) means stopped; a shim still writing its record is not.
-    const proc = this.readProc(env);
-    if (proc && !isAlive(proc) && !isAlive(env.shim)) {
-      if (this.readExit(env)) return 'stopped';
-      env.exitStatus = { exitCode: 137 };
-      env.state = 'stopped';
-      return 'stopped';
+    // Not ended by the shim's record. The container's first process decides: once the runtime
+    // wrote its pid file, a first process that is not alive (also one that died before it was
+    // ever read) means the environment ended, whatever a leftover cgroup or the runtime's state
+    // directory still say. Without a pid file, a shim that is gone means nothing runs either.
+    if (env.proc !== undefined || this.pidFromFile(env) !== undefined) {
+      if (!isAlive(this.readProc(env))) return this.ended(ctx, env);
+    } else if (!isAlive(env.shim)) {
+      return this.ended(ctx, env);
     }
     const frozen = this.options.runtime === 'runsc' ? undefined : this.freezerState(env);
     if (frozen !== undefined) return frozen ? 'paused' : 'running';
     const st = await this.cli.state(ctx.signal, env.name);
     if (this.readExit(env)) return 'stopped';
-    if (st?.status === 'paused') return 'paused';
+    // A runtime that does not know the container, or says it stopped, never reads as running.
+    if (st === undefined || st.status === 'stopped') return this.ended(ctx, env);
+    if (st.status === 'paused') return 'paused';
     return 'running';
+  }
+
+  /**
+   * The environment's processes are gone: stopped. A shim that still runs writes the exit code in
+   * a moment, so it is waited for briefly; a shim that is gone too will never write it (137, the
+   * code is not knowable).
+   */
+  private async ended(ctx: DriverContext, env: OciEnv): Promise<'stopped'> {
+    if (isAlive(env.shim)) {
+      await this.waitExit(
+        env,
+        AbortSignal.any([ctx.signal, AbortSignal.timeout(EXIT_RECORD_WAIT_MS)]),
+      );
+    } else if (!this.readExit(env)) {
+      env.exitStatus = { exitCode: 137 };
+      env.state = 'stopped';
+    }
+    return 'stopped';
   }
 
   /** True when the environment's freezer cgroup is frozen (or freezing); undefined if unreadable. */
