@@ -128,8 +128,9 @@ export interface NetworkManager {
    * over the same stateDir) set up and that still runs: the kernel objects (netns, veth, nftables
    * tables, NAT) survived that process; what lived inside it is made again: the allowlist egress
    * proxy and DNS responder (on new ports, with the host table swapped atomically) and the
-   * bookkeeping of peer links. The mode is the one recorded at setup; `network.allow` is the list
-   * the proxy enforces. Idempotent: an attachment this manager holds is returned as is. Fails with
+   * bookkeeping of peer links. The network enforced is the one recorded at setup (mode, allowlist,
+   * peers), not `network`, the desired spec, whose changes wait for a restart; `network` only fills
+   * in what a record of an older version lacks. Idempotent: an attachment this manager holds is returned as is. Fails with
    * `network.setup_failed` when no record or namespace is left.
    */
   adopt(env: NetworkEnvRef, network: NetworkSpec): Promise<NetworkAttachment>;
@@ -526,6 +527,10 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       mode: network.mode,
       netns: names.netns,
       dir,
+      // SECURITY: the policy in force is kept with the kernel objects (RAM, root-only), so an
+      // adoption re-makes exactly this network, never a desired one that waits for a restart.
+      ...(network.mode === 'allowlist' && { allow: [...network.allow] }),
+      peers: [...network.peers],
     };
     const l: Live = {
       env,
@@ -795,9 +800,17 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       );
     }
     const names = envNames(env.id);
+    // The network in force is the one set up (the record); `network` (the desired spec) only fills
+    // in what a record of an older version lacks.
+    const inForce: NetworkSpec = {
+      ...network,
+      mode: record.mode,
+      allow: [...(record.allow ?? network.allow)],
+      peers: [...(record.peers ?? network.peers)],
+    };
     const l: Live = {
       env,
-      spec: { ...network, mode: record.mode },
+      spec: inForce,
       names,
       record,
       hostsPath: join(record.dir, 'hosts'),
@@ -817,7 +830,7 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
             },
           );
         }
-        await startAllowlist(l, up, network.allow);
+        await startAllowlist(l, up, inForce.allow);
       }
       await withPeerLock(() => recoverPeers(l, records));
     } catch (e) {

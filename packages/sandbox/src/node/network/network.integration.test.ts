@@ -568,5 +568,33 @@ describe.skipIf(!isRoot)(
         await rm(crashedDir, { recursive: true, force: true });
       }
     });
+
+    it('adopt enforces the allowlist in force at setup, not a changed desired spec', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'virtos-net-adopt-'));
+      const resolver = { resolve4: async () => [outside.address] };
+      const before = createNetworkManager({ stateDir: dir, resolver });
+      const after = createNetworkManager({ stateDir: dir, resolver });
+      const env = { id: `adopt-${uniq}`, name: 'adopt' };
+      try {
+        const a = await before.setup(env, spec('allowlist', ['allowed.test']));
+        // The next daemon's manager adopts it while the registry already holds a modified spec
+        // (saved as desired, "restart-needed"): the running environment keeps its old network.
+        const b = await after.adopt(env, spec('allowlist', ['denied.test']));
+        const h = b.hostAddress ?? '';
+        expect(h).toBe(a.hostAddress);
+        const [dAllowed, dDenied] = await probeFrom(b.netnsName, [
+          { op: 'udp', host: h, port: 53, sendHex: dnsQueryHex('allowed.test') },
+          { op: 'udp', host: h, port: 53, sendHex: dnsQueryHex('denied.test') },
+        ]);
+        expect(readDnsAnswer(dAllowed?.data ?? '')).toEqual({ rcode: 0, address: h });
+        expect(readDnsAnswer(dDenied?.data ?? '').rcode).toBe(3);
+        await b.dispose();
+        await a.dispose();
+      } finally {
+        await after.dispose();
+        await before.dispose();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
   },
 );

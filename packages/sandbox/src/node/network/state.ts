@@ -3,8 +3,9 @@
  * `<stateDir>/network/<short>.json`. A record is written BEFORE the first kernel object exists and
  * updated as objects are added, so after a crash `cleanupLeftovers` knows exactly what to remove
  * and never has to guess from names (other daemons or tests may own other `virtos-` objects).
- * Records hold ids and kernel names only, never environment names (user data); keep `stateDir` on
- * a tmpfs such as /run, which is cleared together with the kernel objects on reboot.
+ * Records hold ids, kernel names and the network policy in force (the allowlist and peer names the
+ * environment was set up with: user data), never environment names; keep `stateDir` on a tmpfs
+ * such as /run (root-only, RAM), which is cleared together with the kernel objects on reboot.
  */
 import { mkdir, readFile, readdir, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,6 +27,13 @@ export interface AttachmentRecord {
   slotFile?: string;
   /** True when this environment's setup enabled IPv4 forwarding needs (internet mode). */
   usesForwarding?: boolean;
+  /**
+   * The `network.allow` list in force (allowlist mode), as set up. Adoption enforces this one, not
+   * the registry's desired spec: a changed network applies only when the environment restarts.
+   */
+  allow?: readonly string[];
+  /** The `network.peers` names in force, as set up (peer links made after an adoption use them). */
+  peers?: readonly string[];
 }
 
 /** The directory of records. */
