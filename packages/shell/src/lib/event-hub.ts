@@ -87,11 +87,15 @@ export class EventHub implements EnvironmentEventFeed {
   private failures = 0;
   private isClosed = false;
   private connectionCount = 0;
-  /** True while the daemon's stream is open. */
-  isOpen = false;
+  private isStreamOpen = false;
 
   constructor(private readonly options: EventHubOptions) {
     this.timers = options.timers ?? realTimers;
+  }
+
+  /** True while the daemon's stream is open. */
+  get isOpen(): boolean {
+    return this.isStreamOpen;
   }
 
   /** How many streams this hub has opened so far (reconnects included). */
@@ -151,7 +155,7 @@ export class EventHub implements EnvironmentEventFeed {
         ac.signal,
         () => {
           if (this.connection !== ac) return;
-          this.isOpen = true;
+          this.isStreamOpen = true;
           this.failures = 0;
           for (const s of [...this.subscribers]) this.call(() => s.onOpen?.());
         },
@@ -159,7 +163,7 @@ export class EventHub implements EnvironmentEventFeed {
       .then((end) => {
         if (this.connection !== ac) return; // stopped on purpose
         this.connection = undefined;
-        this.isOpen = false;
+        this.isStreamOpen = false;
         if (end.kind === 'refused' && isFinalRefusal(end.status)) {
           this.endAll({ kind: 'refused', status: end.status, code: end.code });
           return;
@@ -185,7 +189,7 @@ export class EventHub implements EnvironmentEventFeed {
     this.retry = undefined;
     const ac = this.connection;
     this.connection = undefined;
-    this.isOpen = false;
+    this.isStreamOpen = false;
     this.failures = 0;
     ac?.abort();
   }
