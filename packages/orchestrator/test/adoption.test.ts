@@ -8,13 +8,22 @@ import type { ProvisionRequest } from '../src/index.js';
 import { advance, harness, spec } from './harness.js';
 import { ProvisionerDouble } from './provisioner-double.js';
 
-/** The double with `adopt`: it records the call and can be told to fail for some ids. */
+/**
+ * The double with `adopt`: it records the call and can be told to fail for some ids, for good
+ * (`runtime.unadoptable`) or for now (any other error).
+ */
 class AdoptingDouble extends ProvisionerDouble {
   readonly adoptFails = new Set<string>();
+  readonly adoptFailsNow = new Set<string>();
   async adopt(ctx: DriverContext, req: ProvisionRequest): Promise<EnvironmentStatus> {
     this.calls.push(`adopt:${req.id}`);
     if (this.adoptFails.has(req.id)) {
-      throw RuntimeErrors.create('failed', `Cannot re-create the egress proxy of ${req.id}.`, {
+      throw RuntimeErrors.create('unadoptable', `The network of ${req.id} is gone.`, {
+        subject: req.id,
+      });
+    }
+    if (this.adoptFailsNow.has(req.id)) {
+      throw RuntimeErrors.create('failed', `nft failed while re-making the proxy of ${req.id}.`, {
         subject: req.id,
       });
     }
@@ -64,6 +73,33 @@ describe('adoption after a daemon restart', () => {
     expect(b).toMatchObject({ state: 'failed', reason: 'adoption_failed' });
     expect((await second.events(broken.id)).some((e) => e.type === 'error')).toBe(true);
     expect(await prov.list()).toEqual([]);
+    await second.shutdown();
+  });
+
+  it('an adoption that fails for now leaves the environment running and is retried on the next pass', async () => {
+    const prov = new AdoptingDouble();
+    const h = await harness({ provisioner: prov });
+    const a = await h.orch.create({ spec: spec('a'), owner: 'u' }, { wait: true });
+    await h.orch.shutdown();
+    prov.adoptFailsNow.add(a.id);
+    const second = await h.restart();
+    const adopts = () => prov.calls.filter((c) => c === `adopt:${a.id}`).length;
+    expect(adopts()).toBe(1);
+    expect((await second.get(a.id)).state).toBe('running');
+    expect(prov.calls.filter((c) => c.startsWith('teardown:'))).toEqual([]);
+    expect(await prov.list()).toEqual([a.id]);
+    // Still failing on the next pass: still running, tried again.
+    await advance(h, 30_000, second);
+    expect(adopts()).toBe(2);
+    expect((await second.get(a.id)).state).toBe('running');
+    // The hiccup passed: adopted, and later passes only read the status.
+    prov.adoptFailsNow.delete(a.id);
+    await advance(h, 30_000, second);
+    expect(adopts()).toBe(3);
+    await advance(h, 60_000, second);
+    expect(adopts()).toBe(3);
+    expect((await second.get(a.id)).state).toBe('running');
+    expect(prov.calls.filter((c) => c.startsWith('teardown:'))).toEqual([]);
     await second.shutdown();
   });
 });

@@ -1246,8 +1246,19 @@ export class Orchestrator implements Disposable {
     } catch (e) {
       if (!RuntimeErrors.is(e, 'not_found')) {
         if (this.held.has(id) || !canAdopt(this.provisioner)) throw e;
-        // It runs, but what it needs from this process cannot be made again: a half-working
-        // environment (e.g. an allowlist without its proxy) is removed rather than kept.
+        if (!RuntimeErrors.is(e, 'unadoptable')) {
+          // Maybe transient (a record read, an `ip` or `nft` call, the runtime's CLI): the
+          // environment may be healthy, so it is left running, unheld, and the next pass tries
+          // again. Until then what it needs from this process is missing, which fails closed.
+          this.log.warn('adoption failed; retried on the next pass', {
+            id,
+            error: String(e),
+          });
+          return;
+        }
+        // It runs, but what it needs from this process can never be made again (the provisioner
+        // says so): a half-working environment (e.g. an allowlist without its network) is removed
+        // rather than kept.
         const err = toVirtosError(e);
         await this.teardownQuietly(id);
         await this.appendEvents(id, [

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ImageStore, MountedRootfs, ResolvedImage } from '@virtos/images';
-import type { NetworkAttachment, NetworkManager } from '@virtos/sandbox';
+import { NetworkErrors, type NetworkAttachment, type NetworkManager } from '@virtos/sandbox';
 import type { EnvironmentSpec } from '@virtos/spec';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CreateRequest, DriverContext, EnvironmentStatus } from '../common/driver.js';
@@ -321,6 +321,33 @@ describe('createProvisioner', () => {
     await pb.teardown(ctx(), 'k1');
     expect(b.events.slice(1)).toEqual(['dispose-net:k1', 'unmount-path']);
     expect(await pb.list(ctx())).toEqual(['k2', 'k3']);
+  });
+
+  it('adoption fails as unadoptable only when the network is gone for good; other failures pass through for a retry', async () => {
+    const mounted = new Set<string>();
+    const a = world(dir, { mounted });
+    const pa = createProvisioner(a.opts);
+    const allow = spec({ network: { mode: 'allowlist', allow: ['example.org'], peers: [] } });
+    await pa.provision(ctx(), { id: 'g1', spec: allow });
+    const b = world(dir, { mounted, drivers: { container: a.container, microvm: a.microvm } });
+    let failure = NetworkErrors.create('unavailable', 'nft failed');
+    const pb = createProvisioner({
+      ...b.opts,
+      network: {
+        ...b.opts.network,
+        adopt: async () => {
+          throw failure;
+        },
+      },
+    });
+    await expect(pb.adopt(ctx(), { id: 'g1', spec: allow })).rejects.toMatchObject({
+      code: 'network.unavailable',
+    });
+    failure = NetworkErrors.create('setup_failed', 'No network of g1 is left to adopt.');
+    await expect(pb.adopt(ctx(), { id: 'g1', spec: allow })).rejects.toMatchObject({
+      code: 'runtime.unadoptable',
+    });
+    await pb.teardown(ctx(), 'g1');
   });
 
   it('status waits for a provisioning of the same id instead of reading a half-made environment', async () => {

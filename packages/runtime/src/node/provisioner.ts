@@ -512,10 +512,23 @@ class HostProvisioner implements Provisioner {
     if (known || (status.state !== 'running' && status.state !== 'paused')) return status;
     const live: Live = { record: rec };
     if (rec.network) {
-      live.attachment = await this.opts.network.adopt(
-        { id, name: spec.name, ...(req.groups && { groups: req.groups }) },
-        spec.network,
-      );
+      try {
+        live.attachment = await this.opts.network.adopt(
+          { id, name: spec.name, ...(req.groups && { groups: req.groups }) },
+          spec.network,
+        );
+      } catch (e) {
+        // The network manager says its record or namespace is gone: no retry can make it whole.
+        // Anything else (a failing `ip`/`nft` call, a port) may pass; the caller retries then.
+        if (e instanceof VirtosError && e.code === 'network.setup_failed') {
+          throw RuntimeErrors.create('unadoptable', `Cannot adopt ${id}: ${e.message}`, {
+            subject: id,
+            cause: e,
+            hint: 'It is torn down; create it again.',
+          });
+        }
+        throw e;
+      }
     }
     this.live.set(id, live);
     this.log.info('adopted', { id, kind: rec.kind, state: status.state });

@@ -130,8 +130,10 @@ export interface NetworkManager {
    * proxy and DNS responder (on new ports, with the host table swapped atomically) and the
    * bookkeeping of peer links. The network enforced is the one recorded at setup (mode, allowlist,
    * peers), not `network`, the desired spec, whose changes wait for a restart; `network` only fills
-   * in what a record of an older version lacks. Idempotent: an attachment this manager holds is returned as is. Fails with
-   * `network.setup_failed` when no record or namespace is left.
+   * in what a record of an older version lacks. Idempotent: an attachment this manager holds is
+   * returned as is. Fails with `network.setup_failed` when no record, namespace or uplink is left
+   * (final: the environment cannot get its network back), and with another code (`unavailable`,
+   * `tool_missing`, ...) when re-making it failed now and may work on a retry.
    */
   adopt(env: NetworkEnvRef, network: NetworkSpec): Promise<NetworkAttachment>;
   /**
@@ -817,31 +819,28 @@ export function createNetworkManager(opts: NetworkManagerOptions): NetworkManage
       links: new Map(),
     };
     const up = uplinkOf(record);
+    if (record.mode === 'allowlist' && (!up || !record.hostTable)) {
+      throw NetworkErrors.create(
+        'setup_failed',
+        `The allowlist uplink of ${env.id} is incomplete.`,
+        { subject: env.id, hint: 'Provision the environment again.' },
+      );
+    }
     live.set(env.id, l);
     try {
-      if (record.mode === 'allowlist') {
-        if (!up || !record.hostTable) {
-          throw NetworkErrors.create(
-            'setup_failed',
-            `The allowlist uplink of ${env.id} is incomplete.`,
-            {
-              subject: env.id,
-              hint: 'Provision the environment again.',
-            },
-          );
-        }
-        await startAllowlist(l, up, inForce.allow);
-      }
+      if (record.mode === 'allowlist' && up) await startAllowlist(l, up, inForce.allow);
       await withPeerLock(() => recoverPeers(l, records));
     } catch (e) {
       live.delete(env.id);
       await l.proxy?.close();
       await l.dns?.close();
-      throw e instanceof VirtosError
+      // `setup_failed` is kept for what is gone for good (no record, namespace or uplink, above);
+      // a failing command or port while re-making the rest may pass on a retry.
+      throw e instanceof VirtosError && e.code !== 'network.setup_failed'
         ? e
         : NetworkErrors.create(
-            'setup_failed',
-            `Cannot adopt the network of ${env.id}: ${String(e)}`,
+            'unavailable',
+            `Cannot adopt the network of ${env.id} now: ${e instanceof Error ? e.message : String(e)}`,
             {
               subject: env.id,
               cause: e,
