@@ -102,4 +102,39 @@ describe('adoption after a daemon restart', () => {
     expect(prov.calls.filter((c) => c.startsWith('teardown:'))).toEqual([]);
     await second.shutdown();
   });
+
+  it('a one-shot orchestrator (the CLI embedded) takes nothing over and removes nothing it has no record of', async () => {
+    const prov = new AdoptingDouble();
+    const h = await harness({ provisioner: prov });
+    const a = await h.orch.create({ spec: spec('a'), owner: 'u' }, { wait: true });
+    const b = await h.orch.create({ spec: spec('b'), owner: 'u' }, { wait: true });
+    await h.orch.shutdown();
+    // A trace without a record here (e.g. an environment of another registry), a queued request.
+    prov.plant('env_elsewhere', 'running');
+    const queued = await h.store.get(a.id);
+    await h.store.put({ ...queued!, id: 'env_queued', name: 'q', state: 'requested', host: '' });
+    prov.calls.length = 0;
+    const once = await h.restart({ oneShot: true });
+    await advance(h, 120_000, once);
+    await once.modify(a.id, { spec: { ...spec('a'), description: 'changed' } });
+    expect((await once.list()).map((r) => [r.id, r.state]).sort()).toEqual(
+      [
+        [a.id, 'running'],
+        [b.id, 'running'],
+        ['env_queued', 'requested'],
+      ].sort(),
+    );
+    // No adoption, no scheduling, no teardown of anything it was not asked to remove.
+    expect(prov.calls).toEqual([]);
+    expect((await prov.list()).slice().sort()).toEqual([a.id, b.id, 'env_elsewhere'].sort());
+    // What a command asks for still happens.
+    expect((await once.terminate(b.id)).state).toBe('terminated');
+    expect(prov.calls).toEqual([`teardown:${b.id}`]);
+    await once.shutdown();
+    // The next daemon takes over as before.
+    const daemon = await h.restart();
+    expect(prov.calls).toContain(`adopt:${a.id}`);
+    expect((await daemon.get(a.id)).state).toBe('running');
+    await daemon.shutdown();
+  });
 });

@@ -56,6 +56,11 @@ export interface BuiltinsOptions {
    * SQLite file (host mode: not encrypted, for shared hosts; docs/daemon.md).
    */
   readonly registry?: RegistryChoice;
+  /**
+   * A process that serves one command and exits (the CLI's embedded mode): its orchestrators take
+   * nothing over (see the orchestrator's `oneShot`); environments stay the daemon's.
+   */
+  readonly oneShot?: boolean;
   /** Upstream name resolution and address policy of egress proxies (tests: stand-in upstreams). */
   readonly network?: Pick<NetworkManagerOptions, 'resolver' | 'isForbiddenUpstream'>;
 }
@@ -74,6 +79,12 @@ export interface Builtins extends Disposable {
   readonly warmPool: WarmPool | undefined;
   /** Makes an orchestrator over the vault's registry with this provisioner. */
   readonly makeOrchestrator: OrchestratorFactory;
+  /**
+   * Host mode (a SQLite registry): makes an orchestrator over it that needs no vault, e.g. to
+   * settle environments at shutdown while the vault is locked. Undefined in vault mode.
+   */
+  readonly makeRegistryOrchestrator:
+    ((logger: Logger, oneShot: boolean) => Orchestrator) | undefined;
 }
 
 /** The default runtime state dir for a home: on /run (RAM), one per home. */
@@ -121,11 +132,9 @@ export async function createBuiltins(opts: BuiltinsOptions): Promise<Builtins> {
   // and reused by every orchestrator of this process.
   let sqlite: SqliteRegistryStore | undefined;
   const registry = opts.registry ?? { kind: 'vault' };
-  const storeFor = (vault: Vault): RegistryStore => {
-    if (registry.kind === 'vault') return new VaultRegistryStore(vault);
-    sqlite ??= new SqliteRegistryStore(registry.path);
-    return sqlite;
-  };
+  const sqliteStore = (path: string): RegistryStore => (sqlite ??= new SqliteRegistryStore(path));
+  const storeFor = (vault: Vault): RegistryStore =>
+    registry.kind === 'vault' ? new VaultRegistryStore(vault) : sqliteStore(registry.path);
   const provisioner = createProvisioner({
     stateDir: join(stateDir, 'prov'),
     images,
@@ -136,6 +145,18 @@ export async function createBuiltins(opts: BuiltinsOptions): Promise<Builtins> {
     ...(opts.clock && { clock: opts.clock }),
   });
   logger.info('runtime wired', { container: container.kind, microvm: microvm?.kind, stateDir });
+  const orchestratorOver = (store: RegistryStore, log: Logger, oneShot: boolean) =>
+    new Orchestrator({
+      store,
+      provisioner,
+      logger: log,
+      ...(opts.hosts && { hosts: opts.hosts }),
+      ...(opts.clock && { clock: opts.clock }),
+      ...(opts.reconcileIntervalMs !== undefined && {
+        reconcileIntervalMs: opts.reconcileIntervalMs,
+      }),
+      ...(oneShot && { oneShot: true }),
+    });
 
   return {
     provisioner,
@@ -144,16 +165,12 @@ export async function createBuiltins(opts: BuiltinsOptions): Promise<Builtins> {
     warmPool,
     runtimes: { container: container.kind, ...(microvm && { microvm: microvm.kind }), notes },
     makeOrchestrator: (vault: Vault, log: Logger) =>
-      new Orchestrator({
-        store: storeFor(vault),
-        provisioner,
-        logger: log,
-        ...(opts.hosts && { hosts: opts.hosts }),
-        ...(opts.clock && { clock: opts.clock }),
-        ...(opts.reconcileIntervalMs !== undefined && {
-          reconcileIntervalMs: opts.reconcileIntervalMs,
-        }),
-      }),
+      orchestratorOver(storeFor(vault), log, opts.oneShot === true),
+    makeRegistryOrchestrator:
+      registry.kind === 'sqlite'
+        ? (log: Logger, oneShot: boolean) =>
+            orchestratorOver(sqliteStore(registry.path), log, oneShot)
+        : undefined,
     // The network manager is NOT disposed: that would cut the networks of environments that keep
     // running after the daemon stops (the next daemon adopts them). Egress proxies live in this
     // process and stop with it, which fails closed until the next daemon re-makes them.

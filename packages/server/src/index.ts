@@ -40,8 +40,12 @@ export {
   DAEMON_VERSION,
   DEFAULT_PORT,
   createDaemon,
+  formatRegistryChoice,
   parseOnExit,
   parseRegistryChoice,
+  recordRegistryChoice,
+  registryChoiceFile,
+  registryChoiceFor,
 } from './node/daemon.js';
 export type {
   Daemon,

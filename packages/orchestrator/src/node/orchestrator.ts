@@ -79,6 +79,15 @@ export interface OrchestratorOptions {
   readonly agingMs?: number;
   /** Provisionings interrupted by restarts before the record is marked failed. Default 3. */
   readonly maxAttempts?: number;
+  /**
+   * For a process that serves one command and exits (the CLI's embedded mode) while environments
+   * run on under their runtime: it reads and changes records and tears down what a command asks
+   * for (`terminate`), but takes nothing over. No reconcile (no adoption, so nothing that lives in
+   * a daemon process, such as an egress proxy, is re-made in this short-lived one; no removal of
+   * traces without a record, which may be another registry's; no vanish detection, TTL or idle
+   * suspend) and no scheduling (`requested` ones wait for the daemon). Default false.
+   */
+  readonly oneShot?: boolean;
 }
 
 /** What `modify` did. */
@@ -168,6 +177,8 @@ export class Orchestrator implements Disposable {
   private reconcilingAll = false;
   private started = false;
   private disposed = false;
+  /** See {@link OrchestratorOptions.oneShot}. */
+  private readonly oneShot: boolean;
   private queueLength = 0;
   private readonly histogram = {
     count: 0,
@@ -189,6 +200,7 @@ export class Orchestrator implements Disposable {
     this.quota = opts.quotas?.perOwner ?? {};
     this.intervalMs = Math.max(10, opts.reconcileIntervalMs ?? 15_000);
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
+    this.oneShot = opts.oneShot === true;
   }
 
   /** The hosts environments are placed on. */
@@ -206,6 +218,8 @@ export class Orchestrator implements Disposable {
     if (this.started) return;
     this.started = true;
     await this.loaded();
+    // One-shot: the daemon (the next one to start) reconciles and schedules.
+    if (this.oneShot) return;
     await this.reconcileAll();
     this.arm();
   }
@@ -603,6 +617,7 @@ export class Orchestrator implements Disposable {
    * terminated/failed: remove any trace left. No record: remove any trace.
    */
   async reconcile(id: string): Promise<void> {
+    if (this.oneShot) return;
     const traces = new Set(await this.provisioner.list(this.ctx()));
     await this.reconcileOne(id, traces);
   }
@@ -917,7 +932,7 @@ export class Orchestrator implements Disposable {
 
   /** Runs a scheduling pass soon; passes never overlap, and requests during one cause another. */
   private kick(): void {
-    if (this.disposed) return;
+    if (this.disposed || this.oneShot) return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;

@@ -11,7 +11,7 @@ import type { KdfParams, Vault } from '@virtos/vault';
 import { buildApp, type HttpMetrics } from './app.js';
 import { allowedOrigins, isLoopbackHost, type ListenIdentity } from '../common/request-guard.js';
 import { ServerErrors } from '../errors.js';
-import { homeFiles, removeFile, writePrivateJson } from './client.js';
+import { homeFiles, readJsonFile, removeFile, writePrivateJson } from './client.js';
 import { PersonalState } from './personal-state.js';
 import { PtyBridges } from './pty-bridge.js';
 import { registerEnvironmentRoutes } from './routes/environment-routes.js';
@@ -42,6 +42,39 @@ export function parseRegistryChoice(value: string | undefined, home: string): Re
   throw ServerErrors.create('bad_option', `Unknown registry '${v}'.`, {
     hint: 'Use vault (default), host, or sqlite:/absolute/path.',
   });
+}
+
+/** The file in `$VIRTOS_HOME` where the daemon keeps its registry choice (kept after it stops). */
+export function registryChoiceFile(home: string): string {
+  return join(home, 'registry.json');
+}
+
+/** The registry choice as `--registry` spells it (`vault`, `sqlite:/path`). */
+export function formatRegistryChoice(choice: RegistryChoice): string {
+  return choice.kind === 'vault' ? 'vault' : `sqlite:${choice.path}`;
+}
+
+/**
+ * Records the daemon's registry choice in `$VIRTOS_HOME/registry.json` (mode 0600, no secret: a
+ * word or a path), so a command that runs embedded while no daemon runs opens the same registry
+ * the environments on this host are recorded in.
+ */
+export async function recordRegistryChoice(home: string, choice: RegistryChoice): Promise<void> {
+  await writePrivateJson(registryChoiceFile(home), { registry: formatRegistryChoice(choice) });
+}
+
+/**
+ * The registry for a command without a daemon: `$VIRTOS_REGISTRY` when set, else the one the last
+ * daemon of this home recorded, else the vault.
+ */
+export async function registryChoiceFor(
+  home: string,
+  envValue: string | undefined,
+): Promise<RegistryChoice> {
+  if (envValue !== undefined && envValue.trim() !== '') return parseRegistryChoice(envValue, home);
+  const recorded = await readJsonFile<{ registry?: unknown }>(registryChoiceFile(home));
+  const value = typeof recorded?.registry === 'string' ? recorded.registry : undefined;
+  return parseRegistryChoice(value, home);
 }
 
 /** What a graceful stop does with running and suspended environments. */

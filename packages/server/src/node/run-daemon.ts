@@ -5,12 +5,13 @@
 import { spawn } from 'node:child_process';
 import { createLogger, jsonLineSink, type Logger } from '@virtos/core';
 import { createBuiltins, type BuiltinsOptions } from '../builtins.js';
-import type { Provisioner } from '@virtos/orchestrator';
+import type { Orchestrator, Provisioner } from '@virtos/orchestrator';
 import {
   createDaemon,
   DEFAULT_PORT,
   parseOnExit,
   parseRegistryChoice,
+  recordRegistryChoice,
   type Daemon,
   type OnExitPolicy,
 } from './daemon.js';
@@ -62,6 +63,8 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
     });
   const registry = parseRegistryChoice(opts.registry ?? env['VIRTOS_REGISTRY'], opts.home);
   const onExit = parseOnExit(opts.onExit ?? env['VIRTOS_ON_EXIT']);
+  // Kept after the daemon stops: commands that run embedded meanwhile open the same registry.
+  await recordRegistryChoice(opts.home, registry);
   const builtins = await createBuiltins({
     home: opts.home,
     logger,
@@ -94,7 +97,28 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
   const stop = () =>
     (stopping ??= (async () => {
       try {
-        if (onExit !== 'keep') await settleEnvironments(daemon, onExit, logger);
+        if (onExit !== 'keep') {
+          if (daemon.state.isUnlocked) {
+            await settleEnvironments(daemon.state.current(), onExit, logger);
+          } else if (builtins.makeRegistryOrchestrator) {
+            // Host mode: the registry is not in the vault, so the records can be written while it
+            // is locked. This orchestrator takes nothing over (one-shot); it only settles.
+            const orch = builtins.makeRegistryOrchestrator(
+              logger.child({ component: 'orchestrator' }),
+              true,
+            );
+            try {
+              await orch.start();
+              await settleEnvironments(orch, onExit, logger);
+            } finally {
+              await orch.shutdown();
+            }
+          } else {
+            logger.info('the vault is locked: running environments are left as they are', {
+              onExit,
+            });
+          }
+        }
         // The orchestrator's shutdown aborts provisionings in flight (cleaned up and queued
         // again); running environments keep running with records that say so.
         await daemon.close();
@@ -146,12 +170,10 @@ const SHUTDOWN_TERMINATE_MS = 60_000;
  * by the orchestrator's own shutdown.
  */
 async function settleEnvironments(
-  daemon: Daemon,
+  orch: Orchestrator,
   policy: Exclude<OnExitPolicy, 'keep'>,
   logger: Logger,
 ): Promise<void> {
-  if (!daemon.state.isUnlocked) return;
-  const orch = daemon.state.current();
   const deadline = AbortSignal.timeout(SHUTDOWN_TERMINATE_MS);
   const timeout = new Promise<never>((_, reject) =>
     deadline.addEventListener('abort', () => reject(deadline.reason), { once: true }),

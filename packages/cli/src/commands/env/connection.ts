@@ -14,6 +14,7 @@ import {
   createDaemon,
   homeFiles,
   readJsonFile,
+  registryChoiceFor,
   type DaemonFile,
   type SessionFile,
 } from '@virtos/server';
@@ -83,9 +84,16 @@ async function embedded(ctx: CliContext, home: string, opts: ConnectOptions): Pr
     sink: jsonLineSink((l) => ctx.err(l)),
     fields: { svc: 'virtos-embedded' },
   });
+  // The registry the environments of this home are recorded in: $VIRTOS_REGISTRY, else the last
+  // daemon's choice (registry.json), else the vault. The orchestrator is one-shot: environments
+  // run on after this process exits, so it takes none over and removes nothing it has no record
+  // of (an orphan here may be a record of another registry); the next daemon reconciles.
+  const registry = await registryChoiceFor(home, ctx.env['VIRTOS_REGISTRY']);
   const builtins = await createBuiltins({
     home,
     logger,
+    registry,
+    oneShot: true,
     ...(ctx.env['VIRTOS_IMAGE_CACHE'] && { imageCacheDir: ctx.env['VIRTOS_IMAGE_CACHE'] }),
     ...(ctx.env['VIRTOS_STATE_DIR'] && { stateDir: ctx.env['VIRTOS_STATE_DIR'] }),
   });
