@@ -216,7 +216,13 @@ for (const runtime of OCI_RUNTIMES) {
           rootfs: rootfs.path,
           process: { args: ['/bin/sleep', '1000'], user: { uid: 0, gid: 0 } },
         });
-        const st = await driver.start(ctx(), id);
+        let st = await driver.start(ctx(), id);
+        // The pid is known once the runtime wrote its pid file (start returns when it did).
+        for (let i = 0; i < 100 && st.pid === undefined; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+          st = await driver.status(ctx(), id);
+        }
+        expect(st).toMatchObject({ state: 'running', pid: expect.any(Number) });
         started.push({ id, pid: st.pid ?? 0 });
       }
       const hostIds: number[] = [];
