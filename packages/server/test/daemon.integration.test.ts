@@ -278,7 +278,7 @@ describe.skipIf(skip !== undefined)(
       }
     }, 300_000);
 
-    it('SIGTERM during provisioning: exit 0, the record is requeued or terminated, never stuck, no trace', async () => {
+    it('SIGTERM during provisioning: exit 0, the record is requeued or kept running, never stuck, no trace', async () => {
       current = await startChildDaemon(env());
       const { token } = await new DaemonClient(new HttpTransport(current.url, undefined)).unlock({
         passphrase: PASS,
@@ -308,7 +308,8 @@ describe.skipIf(skip !== undefined)(
       });
       client = new DaemonClient(new HttpTransport(current.url, t2.token));
       // Either the stop aborted the provisioning and queued it again (the restart runs it), or it
-      // finished first and the stop terminated it like every running environment. Never stuck.
+      // finished first and the stop kept it running (`--on-exit keep`, the next daemon adopts it).
+      // Never stuck.
       const settled = await waitFor(
         client,
         id,
@@ -317,7 +318,9 @@ describe.skipIf(skip !== undefined)(
       );
       const tos = (await client.events(id)).map((e) => e.to).filter(Boolean);
       if (settled.state === 'running') {
-        expect(tos.filter((t) => t === 'provisioning').length).toBeGreaterThanOrEqual(2);
+        const requeued = tos.includes('requested', 1);
+        // Requeued: provisioned again after the restart. Kept: it was running before the stop.
+        expect(tos.filter((t) => t === 'provisioning').length).toBe(requeued ? 2 : 1);
         await client.terminate(id);
       } else {
         expect(tos.at(-1)).toBe('terminated');
