@@ -5,68 +5,20 @@
  * apply through the constructed stylesheet (style-src stays 'self'), and `exit 3` shows the exit
  * code.
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { svelte } from '@sveltejs/vite-plugin-svelte';
 import type { Browser, Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHELL_DIR } from './helpers/harness.js';
 import {
   PAGE_BASE,
   VIEWER_PASS,
+  buildViewerPage,
   launchChromiumForTestPage,
   servePage,
   startRealDaemon,
   viewerSkipReason,
   type RealDaemon,
-  type ViewerPageBuild,
 } from './helpers/viewer-daemon.js';
 
 const skip = await viewerSkipReason();
-
-/** Builds test/helpers/terminal-page.ts like the desktop viewer's page (production mode). */
-async function buildTerminalPage(): Promise<ViewerPageBuild> {
-  const outDir = await mkdtemp(join(tmpdir(), 'virtos-terminal-page-'));
-  try {
-    await build({
-      configFile: false,
-      root: SHELL_DIR,
-      base: PAGE_BASE,
-      logLevel: 'warn',
-      mode: 'production',
-      plugins: [svelte()],
-      build: {
-        target: 'es2022',
-        outDir,
-        emptyOutDir: true,
-        sourcemap: false,
-        manifest: 'manifest.json',
-        modulePreload: { polyfill: false },
-        assetsInlineLimit: 0,
-        rollupOptions: { input: { page: join(SHELL_DIR, 'test/helpers/terminal-page.ts') } },
-      },
-    });
-    const manifest = JSON.parse(await readFile(join(outDir, 'manifest.json'), 'utf8')) as Record<
-      string,
-      { file: string; isEntry?: boolean; css?: string[] }
-    >;
-    const entry = Object.values(manifest).find((m) => m.isEntry);
-    if (!entry) throw new Error('terminal page build has no entry');
-    const files = new Map<string, Buffer>();
-    const walk = async (dir: string, rel: string): Promise<void> => {
-      for (const e of await readdir(dir, { withFileTypes: true })) {
-        if (e.isDirectory()) await walk(join(dir, e.name), `${rel}${e.name}/`);
-        else files.set(`${rel}${e.name}`, await readFile(join(dir, e.name)));
-      }
-    };
-    await walk(outDir, '');
-    return { files, entry: entry.file, css: entry.css ?? [] };
-  } finally {
-    await rm(outDir, { recursive: true, force: true });
-  }
-}
 
 interface TerminalTest {
   unlock(p: string): Promise<void>;
@@ -85,7 +37,7 @@ describe.skipIf(skip !== undefined)(
     let envId = '';
 
     beforeAll(async () => {
-      const pageBuild = await buildTerminalPage();
+      const pageBuild = await buildViewerPage('terminal-page.ts');
       d = await startRealDaemon();
       const out = await d.client.create({ request: 'a debian terminal' }, { wait: true });
       expect(out.ok).toBe(true);

@@ -114,8 +114,11 @@ export interface ViewerPageBuild {
 /** Base path the page is served under (the daemon never sees these requests). */
 export const PAGE_BASE = '/__viewer-test/';
 
-/** Builds test/helpers/viewer-page.ts with the shell's Svelte setup (production mode). */
-export async function buildViewerPage(): Promise<ViewerPageBuild> {
+/**
+ * Builds a test page (default test/helpers/viewer-page.ts; `page` names another file in
+ * test/helpers/) with the shell's Svelte setup (production mode).
+ */
+export async function buildViewerPage(page = 'viewer-page.ts'): Promise<ViewerPageBuild> {
   const outDir = await mkdtemp(join(tmpdir(), 'virtos-viewer-page-'));
   try {
     await build({
@@ -133,7 +136,7 @@ export async function buildViewerPage(): Promise<ViewerPageBuild> {
         manifest: 'manifest.json',
         modulePreload: { polyfill: false },
         assetsInlineLimit: 0,
-        rollupOptions: { input: { page: join(SHELL_DIR, 'test/helpers/viewer-page.ts') } },
+        rollupOptions: { input: { page: join(SHELL_DIR, 'test/helpers', page) } },
       },
     });
     const manifest = JSON.parse(await readFile(join(outDir, 'manifest.json'), 'utf8')) as Record<
@@ -141,7 +144,7 @@ export async function buildViewerPage(): Promise<ViewerPageBuild> {
       { file: string; isEntry?: boolean; css?: string[] }
     >;
     const entry = Object.values(manifest).find((m) => m.isEntry);
-    if (!entry) throw new Error('viewer page build has no entry');
+    if (!entry) throw new Error(`${page}: the build has no entry`);
     const files = new Map<string, Buffer>();
     const walk = async (dir: string, rel: string): Promise<void> => {
       for (const e of await readdir(dir, { withFileTypes: true })) {

@@ -11,21 +11,14 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nullLogger } from '@virtos/core';
-import { applyCrunCgroupRemedy, probeRuntime } from '@virtos/runtime';
 import { DaemonClient, HttpTransport, runDaemon, type RunningDaemon } from '@virtos/server';
 import type { EnvironmentRecord } from '@virtos/orchestrator';
 import { runCli } from '../../program.js';
 import type { CliContext } from '../../io.js';
+import { TEST_IMAGE_CACHE, realRuntimeSkipReason } from './test-daemon.js';
 
-async function skipReason(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'needs root (namespaces, mounts, cgroups)';
-  await applyCrunCgroupRemedy().catch(() => []);
-  const ok =
-    (await probeRuntime('crun')).status === 'ok' || (await probeRuntime('runc')).status === 'ok';
-  return ok ? undefined : 'no usable OCI runtime (crun or runc)';
-}
-const skip = await skipReason();
-const CACHE = process.env['VIRTOS_TEST_IMAGE_CACHE'] ?? '/var/cache/virtos-test/images';
+const skip = await realRuntimeSkipReason();
+const CACHE = TEST_IMAGE_CACHE;
 const PASS = 'a long enough passphrase';
 
 describe.skipIf(skip !== undefined)(

@@ -4,34 +4,13 @@
  * exit code becomes the CLI's. Without a terminal the same command is a line shell.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nullLogger } from '@virtos/core';
-import { applyCrunCgroupRemedy, probeRuntime } from '@virtos/runtime';
-import {
-  DaemonClient,
-  HttpTransport,
-  createBuiltins,
-  createDaemon,
-  homeFiles,
-  writePrivateJson,
-  type Builtins,
-  type Daemon,
-} from '@virtos/server';
+import type { DaemonClient } from '@virtos/server';
+import { realRuntimeSkipReason, startTestDaemon, type TestDaemon } from './test-daemon.js';
 
-async function skipReason(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'needs root (namespaces, mounts, cgroups)';
-  await applyCrunCgroupRemedy().catch(() => []);
-  const ok =
-    (await probeRuntime('crun')).status === 'ok' || (await probeRuntime('runc')).status === 'ok';
-  return ok ? undefined : 'no usable OCI runtime (crun or runc)';
-}
-const skip = await skipReason();
-const CACHE = process.env['VIRTOS_TEST_IMAGE_CACHE'] ?? '/var/cache/virtos-test/images';
+const skip = await realRuntimeSkipReason();
 const VIRTOS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/virtos.js');
 
 /** Output collected from a child, with a wait for a pattern (failing with what was seen). */
@@ -77,44 +56,19 @@ function collect(child: ChildProcessWithoutNullStreams): {
 describe.skipIf(skip !== undefined)(
   `virtos env shell, real runtime${skip ? ` (skipped: ${skip})` : ''}`,
   () => {
+    let daemon: TestDaemon;
     let home: string;
-    let stateDir: string;
-    let builtins: Builtins;
-    let daemon: Daemon;
     let client: DaemonClient;
     let id: string;
 
     beforeAll(async () => {
-      home = await mkdtemp(join(tmpdir(), 'virtos-cli-shell-'));
-      stateDir = `/run/virtos-test-cli-${randomBytes(4).toString('hex')}`;
-      builtins = await createBuiltins({ home, stateDir, imageCacheDir: CACHE, logger: nullLogger });
-      daemon = await createDaemon({
-        home,
-        port: 0,
-        logger: nullLogger,
-        kdf: { alg: 'argon2id13', opslimit: 1, memlimit: 8192, parallelism: 1 },
-        allowWeakKdf: true,
-        makeOrchestrator: builtins.makeOrchestrator,
-      });
-      const url = await daemon.listen();
-      const { token } = await new DaemonClient(new HttpTransport(url, undefined)).initVault(
-        'pass phrase',
-      );
-      await writePrivateJson(homeFiles(home).session, { url, token });
-      client = new DaemonClient(new HttpTransport(url, token));
+      daemon = await startTestDaemon('shell');
+      ({ home, client } = daemon);
       const created = await client.create({ request: 'a debian terminal' }, { wait: true });
       expect(created.ok).toBe(true);
       id = (created as { record: { id: string } }).record.id;
     }, 300_000);
-    afterAll(async () => {
-      for (const r of await client.list().catch(() => [])) {
-        if (r.state !== 'terminated') await client.terminate(r.id).catch(() => undefined);
-      }
-      await daemon?.close();
-      builtins?.dispose();
-      await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
-      await rm(home, { recursive: true, force: true });
-    }, 120_000);
+    afterAll(() => daemon?.close(), 120_000);
 
     const env = (): NodeJS.ProcessEnv => ({
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
