@@ -40,6 +40,12 @@ export const ServerErrors = defineErrors('server', {
   bad_option: 'invalid_argument',
   /** The listen address is not allowed or not free. */
   bad_listen_address: 'invalid_argument',
+  /** A non-loopback listen address without TLS (--tls-cert/--tls-key or --tls-self-signed). */
+  tls_required: 'failed_precondition',
+  /** The TLS certificate or key cannot be read, does not match, or cannot be made. */
+  tls_unusable: 'invalid_argument',
+  /** The daemon presented a certificate other than the one recorded in daemon.json. */
+  tls_untrusted: 'permission_denied',
   /** No daemon answers at the address in session.json. */
   daemon_unreachable: 'unavailable',
   /** The daemon answered something that is not a coded error (a bug or a foreign server). */

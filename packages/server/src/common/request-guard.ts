@@ -13,6 +13,8 @@ export interface ListenIdentity {
   readonly host: string;
   /** The bound port (after listen; the configured one before). */
   readonly port: number;
+  /** True when the daemon serves HTTPS: its origins are `https://…`. */
+  readonly tls?: boolean;
 }
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
@@ -32,9 +34,10 @@ export function allowedHostHeaders(id: ListenIdentity): Set<string> {
   return new Set([...names].map((n) => `${n}:${id.port}`.toLowerCase()));
 }
 
-/** The origins the daemon's own pages have (`http://host:port`). */
+/** The origins the daemon's own pages have (`http://host:port`, or `https://` with TLS). */
 export function allowedOrigins(id: ListenIdentity): Set<string> {
-  return new Set([...allowedHostHeaders(id)].map((h) => `http://${h}`));
+  const scheme = id.tls === true ? 'https' : 'http';
+  return new Set([...allowedHostHeaders(id)].map((h) => `${scheme}://${h}`));
 }
 
 /** The headers the guard looks at. */
@@ -57,7 +60,7 @@ export function checkRequestHeaders(h: GuardHeaders, id: ListenIdentity): Virtos
     return ServerErrors.create(
       'bad_host',
       `Refused a request for host "${h.host ?? ''}": this daemon answers only to its own address.`,
-      { hint: `Use http://127.0.0.1:${id.port}/.` },
+      { hint: `Use ${id.tls === true ? 'https' : 'http'}://127.0.0.1:${id.port}/.` },
     );
   }
   // SECURITY: cross-site requests. Browsers send Origin on cross-origin requests (and on every
