@@ -75,3 +75,13 @@ export type {
 } from './node/client.js';
 export { runDaemon } from './node/run-daemon.js';
 export type { RunDaemonOptions, RunningDaemon } from './node/run-daemon.js';
+export {
+  certificateFingerprint,
+  ensureSelfSigned,
+  loadTlsFiles,
+  pinnedTlsOptions,
+  requireTlsBeyondLoopback,
+  resolveTls,
+  selfSignedPaths,
+} from './node/tls.js';
+export type { CertificatePin, TlsChoice, TlsMaterial } from './node/tls.js';

@@ -3,7 +3,13 @@
  * session token), the single error mapping, request metrics and logs, the shell at `/`, the
  * OpenAPI document, and the route modules.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { createServer as createHttpsServer } from 'node:https';
+import Fastify, {
+  type FastifyError,
+  type FastifyServerFactory,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -41,6 +47,8 @@ export interface AppOptions {
   readonly bodyLimit?: number;
   /** Version shown in the OpenAPI document and `/api/health`. */
   readonly version: string;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 /** Request counts by route and status, for `/metrics`. */
@@ -60,7 +68,11 @@ export function bearerToken(req: { headers: Record<string, unknown> }): string |
 export async function buildApp(
   options: AppOptions,
 ): Promise<{ app: FastifyInstance; metrics: HttpMetrics }> {
-  const { logger, sessions } = options;
+  const { logger, sessions, tls } = options;
+  // An https server is an http server with TLS underneath (the same request, upgrade and close
+  // events), so the app, its hooks and the upgrade router stay the same.
+  const httpsServer: FastifyServerFactory | undefined =
+    tls && ((handler) => createHttpsServer({ cert: tls.cert, key: tls.key }, handler));
   const app = Fastify({
     // SECURITY: bodies above the limit are refused while streaming in, before parsing.
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -71,6 +83,7 @@ export async function buildApp(
     return503OnClosing: true,
     // Ids from a counter are enough to correlate log lines of one request.
     requestIdHeader: false,
+    ...(httpsServer && { serverFactory: httpsServer }),
   });
   const metrics: HttpMetrics = { requests: new LabeledCounter() };
 

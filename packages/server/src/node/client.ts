@@ -6,6 +6,7 @@
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { VirtosError, type ErrorClass } from '@virtos/core';
 import type {
   EnvironmentEvent,
@@ -15,6 +16,7 @@ import type {
 } from '@virtos/orchestrator';
 import type { EnvironmentSpec, Finding } from '@virtos/spec';
 import { ServerErrors } from '../errors.js';
+import { pinnedTlsOptions, type CertificatePin } from './tls.js';
 
 /** One HTTP exchange. */
 export interface TransportResponse {
@@ -44,12 +46,17 @@ export interface Transport {
   readonly isBuffered: boolean;
 }
 
-/** Talks to a daemon over HTTP with a bearer token. */
+/**
+ * Talks to a daemon over HTTP with a bearer token; to an https daemon with `pin` (from daemon.json),
+ * trusting only the certificate it names.
+ */
 export class HttpTransport implements Transport {
   readonly isBuffered = false;
+  private dispatcher: Agent | undefined;
   constructor(
     readonly baseUrl: string,
     private readonly token: string | undefined,
+    readonly pin?: CertificatePin,
   ) {}
 
   private headers(body: unknown, accept?: string): Record<string, string> {
@@ -67,15 +74,22 @@ export class HttpTransport implements Transport {
     accept?: string,
     signal?: AbortSignal,
   ) {
+    const init = {
+      method,
+      headers: this.headers(body, accept),
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+      ...(signal && { signal }),
+    };
     try {
-      return await fetch(this.baseUrl + path, {
-        method,
-        headers: this.headers(body, accept),
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-        ...(signal && { signal }),
-      });
+      if (this.pin === undefined) return await fetch(this.baseUrl + path, init);
+      // SECURITY: certificate verification stays on; the pinned certificate is the only one
+      // accepted (tls.ts pinnedTlsOptions), so a daemon impersonator gets no token or passphrase.
+      this.dispatcher ??= new Agent({ connect: pinnedTlsOptions(this.pin) });
+      return await undiciFetch(this.baseUrl + path, { ...init, dispatcher: this.dispatcher });
     } catch (e) {
       if (signal?.aborted) throw e;
+      const untrusted = findCause(e, (c) => ServerErrors.is(c, 'tls_untrusted'));
+      if (untrusted) throw untrusted;
       throw ServerErrors.create(
         'daemon_unreachable',
         `No VirtOS daemon answers at ${this.baseUrl}.`,
@@ -127,6 +141,15 @@ export class HttpTransport implements Transport {
     if (buf) onLine(buf);
     return { status: res.status };
   }
+}
+
+/** The first error in `e`'s cause chain that `test` accepts. */
+function findCause(e: unknown, test: (c: unknown) => boolean): unknown {
+  for (let c = e, depth = 0; c !== undefined && c !== null && depth < 8; depth++) {
+    if (test(c)) return c;
+    c = (c as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /** Talks to a daemon in this process (embedded one-shot mode) through Fastify's inject. */
@@ -397,6 +420,8 @@ export interface SessionFile {
 export interface DaemonFile {
   readonly url: string;
   readonly pid: number;
+  /** With TLS: the certificate the daemon serves, which the CLI pins. */
+  readonly tls?: CertificatePin;
 }
 
 /** Paths of the files the CLI and the daemon share under `$VIRTOS_HOME`. */

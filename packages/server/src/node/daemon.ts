@@ -11,7 +11,13 @@ import type { KdfParams, Vault } from '@virtos/vault';
 import { buildApp, type HttpMetrics } from './app.js';
 import { allowedOrigins, isLoopbackHost, type ListenIdentity } from '../common/request-guard.js';
 import { ServerErrors } from '../errors.js';
-import { homeFiles, readJsonFile, removeFile, writePrivateJson } from './client.js';
+import {
+  homeFiles,
+  readJsonFile,
+  removeFile,
+  writePrivateJson,
+  type DaemonFile,
+} from './client.js';
 import { PersonalState } from './personal-state.js';
 import { PtyBridges } from './pty-bridge.js';
 import { registerEnvironmentRoutes } from './routes/environment-routes.js';
@@ -21,6 +27,7 @@ import { registerModuleApiRoutes } from './routes/module-api-routes.js';
 import { registerShellRoutes } from './routes/shell-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import { SessionManager } from './session-manager.js';
+import { requireTlsBeyondLoopback, type TlsMaterial } from './tls.js';
 import { UpgradeRouter, type UpgradeAuthenticator, type UpgradeHandler } from './upgrade-router.js';
 
 /** Where the orchestrator's registry lives. */
@@ -105,12 +112,17 @@ export type OrchestratorFactory = (
 export interface DaemonOptions {
   /** The data directory (`$VIRTOS_HOME`, default ~/.virtos). */
   readonly home: string;
-  /** Listen address; loopback unless `allowNonLoopback` (default 127.0.0.1). */
+  /** Listen address; loopback unless `allowNonLoopback` and `tls` (default 127.0.0.1). */
   readonly host?: string;
   /** Port; 0 picks a free one (default {@link DEFAULT_PORT}). */
   readonly port?: number;
-  /** Set when the user named a non-loopback --host explicitly (a warning is logged). */
+  /** Set when the user named a non-loopback --host explicitly (it also needs `tls`). */
   readonly allowNonLoopback?: boolean;
+  /**
+   * Serve HTTPS with this certificate and key (tls.ts loads or makes them); required for a
+   * non-loopback address, allowed on loopback too.
+   */
+  readonly tls?: TlsMaterial;
   readonly makeOrchestrator: OrchestratorFactory;
   readonly logger?: Logger;
   readonly clock?: Clock;
@@ -139,8 +151,10 @@ export interface Daemon {
   readonly streamTokens: StreamTokenService;
   /** The streaming gateway on `/streams/`, once listening (its origins need the port). */
   readonly gateway: StreamGateway | undefined;
-  /** `http://host:port` once listening. */
+  /** `http://host:port` (`https://` with TLS) once listening. */
   readonly url: string;
+  /** SHA-256 fingerprint of the served certificate (`AB:CD:…`), when the daemon serves TLS. */
+  readonly tlsFingerprint: string | undefined;
   /**
    * Mounts a WebSocket handler under `pathPrefix` (the gateway's `/streams/`); Host, Origin and a
    * token are checked before `handler` sees the request.
@@ -163,13 +177,15 @@ export interface Daemon {
 /** Builds the daemon. Call `listen()` to serve, or use `app.inject` in-process. */
 export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   const host = options.host ?? '127.0.0.1';
-  // SECURITY: nothing listens beyond this machine unless the user asked for it by name; TLS for
-  // non-loopback addresses is a later issue, so plain HTTP there is loudly warned about.
+  // SECURITY: nothing listens beyond this machine unless the user asked for it by name, and then
+  // only over TLS (the passphrase and the tokens must not cross a network in clear text).
   if (!isLoopbackHost(host) && options.allowNonLoopback !== true) {
     throw ServerErrors.create('bad_listen_address', `Refusing to listen on ${host}.`, {
-      hint: 'The daemon listens on 127.0.0.1; pass --host explicitly to listen elsewhere.',
+      hint: 'The daemon listens on 127.0.0.1; pass --host explicitly (with TLS) to listen elsewhere.',
     });
   }
+  requireTlsBeyondLoopback(host, options.tls !== undefined);
+  const tls = options.tls;
   const clock = options.clock ?? systemClock;
   const logger =
     options.logger ??
@@ -178,7 +194,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       fields: { svc: 'virtosd' },
     });
   let port = options.port ?? DEFAULT_PORT;
-  const identity = (): ListenIdentity => ({ host, port });
+  const identity = (): ListenIdentity => ({ host, port, tls: tls !== undefined });
 
   const state: PersonalState<Orchestrator> = new PersonalState<Orchestrator>({
     vaultPath: join(options.home, 'vault.virtos'),
@@ -226,6 +242,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     clock,
     version: DAEMON_VERSION,
     ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
+    ...(tls && { tls: { cert: tls.cert, key: tls.key } }),
   });
   const shutdown = new AbortController();
   // The streaming gateway: tokens exist from the start (the API issues them); the gateway is made
@@ -312,6 +329,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     get url() {
       return url;
     },
+    tlsFingerprint: tls?.fingerprint256,
     registerUpgrade: (prefix, handler, authenticate) =>
       upgrades.register(prefix, handler, authenticate),
     async listen() {
@@ -321,7 +339,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       const addr = app.server.address();
       if (addr && typeof addr === 'object') port = addr.port;
       // SECURITY: only the daemon's own origins (http://127.0.0.1:<port>, http://localhost:<port>,
-      // and the listen host's) may open streams; never derived from a request's Host header.
+      // and the listen host's; https:// with TLS) may open streams; never derived from a request's
+      // Host header.
       gateway = new StreamGateway({
         tokens: streamTokens,
         allowedOrigins: [...allowedOrigins(identity())],
@@ -340,15 +359,18 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
           return { protocol: d.protocol, socketPath: d.socketPath };
         },
       });
-      url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-      if (!isLoopbackHost(host)) {
-        logger.warn('listening on a non-loopback address without TLS', {
-          host,
-          hint: 'Anyone who can reach this address can try passphrases; TLS comes in a later version.',
-        });
-      }
-      // The CLI finds the daemon through this file (no secret in it: the URL and the pid).
-      await writePrivateJson(homeFiles(options.home).daemon, { url, pid: process.pid });
+      const scheme = tls ? 'https' : 'http';
+      url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      // The CLI finds the daemon through this file (no secret in it: the URL, the pid and, with
+      // TLS, the public certificate the CLI pins instead of trusting any authority).
+      const file: DaemonFile = {
+        url,
+        pid: process.pid,
+        ...(tls && {
+          tls: { fingerprint256: tls.fingerprint256, certificate: tls.cert },
+        }),
+      };
+      await writePrivateJson(homeFiles(options.home).daemon, file);
       listening = true;
       logger.info('daemon listening', { url });
       return url;

@@ -15,14 +15,20 @@ import {
   type Daemon,
   type OnExitPolicy,
 } from './daemon.js';
+import { requireTlsBeyondLoopback, resolveTls, selfSignedPaths, type TlsChoice } from './tls.js';
 
 /** Options of {@link runDaemon}. */
 export interface RunDaemonOptions {
   readonly home: string;
   readonly host?: string;
   readonly port?: number;
-  /** True when `--host` was given explicitly (allows a non-loopback address, with a warning). */
+  /** True when `--host` was given explicitly (allows a non-loopback address, with TLS only). */
   readonly hostExplicit?: boolean;
+  /**
+   * `--tls-cert`/`--tls-key` (default `$VIRTOS_TLS_CERT`/`$VIRTOS_TLS_KEY`) or `--tls-self-signed`:
+   * serve HTTPS. Required for a non-loopback host.
+   */
+  readonly tls?: TlsChoice;
   /** Open the URL in a browser (only when DISPLAY is set; `--no-open` turns it off). */
   readonly open?: boolean;
   /** Where the URL and notices for a person go (stdout). */
@@ -63,6 +69,21 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
     });
   const registry = parseRegistryChoice(opts.registry ?? env['VIRTOS_REGISTRY'], opts.home);
   const onExit = parseOnExit(opts.onExit ?? env['VIRTOS_ON_EXIT']);
+  const host = opts.host ?? '127.0.0.1';
+  const tlsChoice: TlsChoice = {
+    certPath: opts.tls?.certPath ?? env['VIRTOS_TLS_CERT'],
+    keyPath: opts.tls?.keyPath ?? env['VIRTOS_TLS_KEY'],
+    selfSigned: opts.tls?.selfSigned,
+  };
+  // Refused before anything is read, made or bound: a non-loopback address needs TLS (one not
+  // named by --host is refused by createDaemon as before).
+  if (opts.hostExplicit === true) {
+    requireTlsBeyondLoopback(
+      host,
+      tlsChoice.selfSigned === true || Boolean(tlsChoice.certPath) || Boolean(tlsChoice.keyPath),
+    );
+  }
+  const tls = await resolveTls(tlsChoice, opts.home, host);
   // Kept after the daemon stops: commands that run embedded meanwhile open the same registry.
   await recordRegistryChoice(opts.home, registry);
   const builtins = await createBuiltins({
@@ -75,9 +96,10 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
   });
   const daemon = await createDaemon({
     home: opts.home,
-    host: opts.host ?? '127.0.0.1',
+    host,
     port: opts.port ?? DEFAULT_PORT,
     allowNonLoopback: opts.hostExplicit === true,
+    ...(tls && { tls }),
     makeOrchestrator: builtins.makeOrchestrator,
     stateDir: builtins.stateDir,
     logger,
@@ -144,6 +166,13 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<RunningDaemon> 
   if (registry.kind === 'sqlite')
     logger.info('registry in a plain SQLite file', { path: registry.path });
   opts.say(`VirtOS is running at ${url}/\n`);
+  if (tls) {
+    if (tls.created === true) {
+      opts.say(`Made a self-signed certificate: ${selfSignedPaths(opts.home).cert}\n`);
+    }
+    // The user compares this with what the browser shows before trusting the certificate.
+    opts.say(`TLS certificate SHA-256 fingerprint: ${tls.fingerprint256}\n`);
+  }
   if (!daemon.state.hasVault()) {
     opts.say('No vault yet: run `virtos init` in another terminal to create one.\n');
   } else {
