@@ -12,6 +12,7 @@ import {
   removeFile,
   runDaemon,
   writePrivateJson,
+  type DaemonFile,
   type SessionFile,
 } from '@virtos/server';
 import { EXIT, printJson, reportError, type CliContext } from '../io.js';
@@ -24,6 +25,9 @@ interface StartOptions {
   open?: boolean;
   registry?: string;
   onExit?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsSelfSigned?: boolean;
 }
 
 const parsePort = (v: string): number => {
@@ -43,7 +47,15 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
     .option('--port <n>', 'daemon port (default 7460)', parsePort)
     .option(
       '--host <address>',
-      'listen address (default 127.0.0.1; another address is plain HTTP: TLS comes later)',
+      'listen address (default 127.0.0.1; a non-loopback address needs TLS: --tls-cert/--tls-key ' +
+        'or --tls-self-signed)',
+    )
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate; also $VIRTOS_TLS_CERT')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert; also $VIRTOS_TLS_KEY')
+    .option(
+      '--tls-self-signed',
+      'serve HTTPS with a self-signed certificate for the listen address, made once under ' +
+        '$VIRTOS_HOME/tls/ (check the printed SHA-256 fingerprint in the browser)',
     )
     .option('--no-open', 'only print the URL, do not open a browser')
     .option(
@@ -61,7 +73,9 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       `
 Without a command, virtos starts the daemon on http://127.0.0.1:7460/ and prints its URL (it opens
 a browser only when DISPLAY is set and --no-open is absent). Stop it with Ctrl-C. Its data
-directory is $VIRTOS_HOME (default ~/.virtos). Then, in another terminal:
+directory is $VIRTOS_HOME (default ~/.virtos). With --tls-cert/--tls-key or --tls-self-signed it
+serves https:// and prints the certificate's SHA-256 fingerprint; --host with an address beyond
+this machine is refused without TLS. Then, in another terminal:
   virtos init            create the vault (first run) and open a session
   virtos unlock          open a session (the token goes to $VIRTOS_HOME/session.json, mode 0600)
   virtos env create "a debian shell with git"
@@ -76,6 +90,11 @@ command, asking for the passphrase); env create|suspend|resume|exec|shell need t
     .action(async (opts: StartOptions) => {
       try {
         const hostExplicit = opts.host !== undefined;
+        const tls = {
+          ...(opts.tlsCert !== undefined && { certPath: opts.tlsCert }),
+          ...(opts.tlsKey !== undefined && { keyPath: opts.tlsKey }),
+          ...(opts.tlsSelfSigned === true && { selfSigned: true }),
+        };
         const running = await runDaemon({
           home: virtosHome(ctx),
           ...(opts.host !== undefined && { host: opts.host }),
@@ -83,16 +102,11 @@ command, asking for the passphrase); env create|suspend|resume|exec|shell need t
           ...(opts.registry !== undefined && { registry: opts.registry }),
           ...(opts.onExit !== undefined && { onExit: opts.onExit }),
           hostExplicit,
+          tls,
           open: opts.open !== false,
           say: ctx.out,
           env: ctx.env,
         });
-        if (hostExplicit && !['127.0.0.1', 'localhost', '::1'].includes(opts.host ?? '')) {
-          ctx.err(
-            `virtos: WARNING: listening on ${opts.host} over plain HTTP. Anyone who can reach it can ` +
-              'try passphrases; TLS for non-loopback addresses comes in a later version.\n',
-          );
-        }
         await running.stopped;
         ctx.exitCode = EXIT.ok;
         // Once the daemon has stopped (records persisted, vault closed) nothing else needs the
@@ -106,13 +120,16 @@ command, asking for the passphrase); env create|suspend|resume|exec|shell need t
 
   const secrets = new SecretSource();
   const withDaemon = async (): Promise<{ url: string; client: DaemonClient }> => {
-    const url = await findDaemon(virtosHome(ctx));
-    if (!url) {
+    const found = await findDaemon(virtosHome(ctx));
+    if (!found) {
       throw ServerErrors.create('daemon_unreachable', 'No VirtOS daemon is running.', {
         hint: 'Start it with `virtos` (no arguments) in another terminal.',
       });
     }
-    return { url, client: new DaemonClient(new HttpTransport(url, undefined)) };
+    return {
+      url: found.url,
+      client: new DaemonClient(new HttpTransport(found.url, undefined, found.tls)),
+    };
   };
   const saveSession = (url: string, token: string) =>
     writePrivateJson(homeFiles(virtosHome(ctx)).session, { url, token } satisfies SessionFile);
@@ -174,7 +191,10 @@ command, asking for the passphrase); env create|suspend|resume|exec|shell need t
       try {
         const session = await readJsonFile<SessionFile>(path);
         if (session?.token) {
-          await new DaemonClient(new HttpTransport(session.url, session.token))
+          // An https daemon is trusted only through the certificate it recorded.
+          const daemon = await readJsonFile<DaemonFile>(homeFiles(virtosHome(ctx)).daemon);
+          const pin = daemon?.url === session.url ? daemon.tls : undefined;
+          await new DaemonClient(new HttpTransport(session.url, session.token, pin))
             .lock()
             .catch((e) => {
               // A dead token or a stopped daemon: the session is over either way.

@@ -42,14 +42,18 @@ export interface Connection {
   close(): Promise<void>;
 }
 
-/** The URL of a running daemon from daemon.json, when it answers. */
-export async function findDaemon(home: string): Promise<string | undefined> {
+/**
+ * A running daemon from daemon.json (its URL and, with TLS, the certificate to pin), when it
+ * answers. A daemon that presents another certificate than the recorded one is an error.
+ */
+export async function findDaemon(home: string): Promise<DaemonFile | undefined> {
   const d = await readJsonFile<DaemonFile>(homeFiles(home).daemon);
   if (!d?.url) return undefined;
   try {
-    await new DaemonClient(new HttpTransport(d.url, undefined)).health();
-    return d.url;
-  } catch {
+    await new DaemonClient(new HttpTransport(d.url, undefined, d.tls)).health();
+    return d;
+  } catch (e) {
+    if (ServerErrors.is(e, 'tls_untrusted')) throw e;
     return undefined;
   }
 }
@@ -60,12 +64,16 @@ export async function connect(ctx: CliContext, opts: ConnectOptions = {}): Promi
   const session = await readJsonFile<SessionFile>(homeFiles(home).session);
   const running = await findDaemon(home);
   if (running) {
-    if (!session?.token || session.url !== running) {
-      throw ServerErrors.create('unauthenticated', `The daemon at ${running} needs a session.`, {
-        hint: 'Run `virtos unlock` first.',
-      });
+    if (!session?.token || session.url !== running.url) {
+      throw ServerErrors.create(
+        'unauthenticated',
+        `The daemon at ${running.url} needs a session.`,
+        {
+          hint: 'Run `virtos unlock` first.',
+        },
+      );
     }
-    const client = new DaemonClient(new HttpTransport(running, session.token));
+    const client = new DaemonClient(new HttpTransport(running.url, session.token, running.tls));
     return { client, embedded: false, close: async () => {} };
   }
   if (opts.requireDaemon !== undefined) {

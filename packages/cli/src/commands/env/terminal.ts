@@ -5,7 +5,7 @@
  * gateway's resize text frame (again on every SIGWINCH), and the shell's exit code becomes ours.
  */
 import WebSocket from 'ws';
-import { ServerErrors, type DaemonClient } from '@virtos/server';
+import { HttpTransport, ServerErrors, pinnedTlsOptions, type DaemonClient } from '@virtos/server';
 import { EXIT } from '../../io.js';
 
 /** The local terminal the session uses (process.stdin/stdout by default). */
@@ -37,11 +37,15 @@ export async function runTerminal(
   io: TerminalIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const { url } = await client.streamToken(id);
+  const pin = client.transport instanceof HttpTransport ? client.transport.pin : undefined;
   // SECURITY: the gateway accepts only the daemon's own origins; the CLI is a client of that
-  // daemon, so it presents the daemon's origin exactly as the shell page would.
+  // daemon, so it presents the daemon's origin exactly as the shell page would. Against an https
+  // daemon the stream is wss:// and trusts only the certificate recorded in daemon.json.
   const ws = new WebSocket(daemonUrl.replace(/^http/, 'ws') + url, ['binary'], {
     origin: daemonUrl,
     perMessageDeflate: false,
+    // ws hands these to tls.connect; its typing of checkServerIdentity predates Node's.
+    ...(pin && (pinnedTlsOptions(pin) as unknown as WebSocket.ClientOptions)),
   });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -57,13 +61,15 @@ export async function runTerminal(
     });
     ws.once('error', (e) =>
       reject(
-        ServerErrors.create(
-          'daemon_unreachable',
-          `Cannot open a terminal for ${id}: ${e.message}`,
-          {
-            subject: id,
-          },
-        ),
+        ServerErrors.is(e, 'tls_untrusted')
+          ? e
+          : ServerErrors.create(
+              'daemon_unreachable',
+              `Cannot open a terminal for ${id}: ${e.message}`,
+              {
+                subject: id,
+              },
+            ),
       ),
     );
   });
