@@ -76,6 +76,7 @@ export type {
 export { runDaemon } from './node/run-daemon.js';
 export type { RunDaemonOptions, RunningDaemon } from './node/run-daemon.js';
 export {
+  certificateFailure,
   certificateFingerprint,
   ensureSelfSigned,
   loadTlsFiles,

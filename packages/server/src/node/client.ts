@@ -16,7 +16,7 @@ import type {
 } from '@virtos/orchestrator';
 import type { EnvironmentSpec, Finding } from '@virtos/spec';
 import { ServerErrors } from '../errors.js';
-import { pinnedTlsOptions, type CertificatePin } from './tls.js';
+import { certificateFailure, pinnedTlsOptions, type CertificatePin } from './tls.js';
 
 /** One HTTP exchange. */
 export interface TransportResponse {
@@ -88,7 +88,7 @@ export class HttpTransport implements Transport {
       return await undiciFetch(this.baseUrl + path, { ...init, dispatcher: this.dispatcher });
     } catch (e) {
       if (signal?.aborted) throw e;
-      const untrusted = findCause(e, (c) => ServerErrors.is(c, 'tls_untrusted'));
+      const untrusted = certificateFailure(e, this.baseUrl);
       if (untrusted) throw untrusted;
       throw ServerErrors.create(
         'daemon_unreachable',
@@ -141,15 +141,6 @@ export class HttpTransport implements Transport {
     if (buf) onLine(buf);
     return { status: res.status };
   }
-}
-
-/** The first error in `e`'s cause chain that `test` accepts. */
-function findCause(e: unknown, test: (c: unknown) => boolean): unknown {
-  for (let c = e, depth = 0; c !== undefined && c !== null && depth < 8; depth++) {
-    if (test(c)) return c;
-    c = (c as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 /** Talks to a daemon in this process (embedded one-shot mode) through Fastify's inject. */

@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { rootCertificates, type PeerCertificate } from 'node:tls';
 import { isLoopbackHost } from '../common/request-guard.js';
+import type { VirtosError } from '@virtos/core';
 import { ServerErrors } from '../errors.js';
 
 /** A certificate and its private key, in memory, ready for `https.createServer`. */
@@ -306,4 +307,34 @@ export function pinnedTlsOptions(pin: CertificatePin): {
             },
           ),
   };
+}
+
+/** OpenSSL's and Node's codes for a certificate that did not verify. */
+const VERIFY_FAILURE =
+  /^(?:ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|CERT_[A-Z_]+)$/;
+
+/**
+ * The coded error for a failed TLS connection when the cause is the daemon's certificate (not the
+ * pinned one, or not trusted at all), found anywhere in `e`'s cause chain; undefined otherwise.
+ */
+export function certificateFailure(e: unknown, url: string): VirtosError | undefined {
+  for (let c = e, depth = 0; c !== undefined && c !== null && depth < 8; depth++) {
+    if (ServerErrors.is(c, 'tls_untrusted')) return c as VirtosError;
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && VERIFY_FAILURE.test(code)) {
+      return ServerErrors.create(
+        'tls_untrusted',
+        `The daemon at ${url} presented a certificate that is not the one recorded (${code}).`,
+        {
+          subject: url,
+          cause: c,
+          hint:
+            'The CLI trusts only the certificate in $VIRTOS_HOME/daemon.json. Restart the daemon, ' +
+            'or check that no other program answers on its port.',
+        },
+      );
+    }
+    c = (c as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

@@ -5,7 +5,13 @@
  * gateway's resize text frame (again on every SIGWINCH), and the shell's exit code becomes ours.
  */
 import WebSocket from 'ws';
-import { HttpTransport, ServerErrors, pinnedTlsOptions, type DaemonClient } from '@virtos/server';
+import {
+  HttpTransport,
+  ServerErrors,
+  certificateFailure,
+  pinnedTlsOptions,
+  type DaemonClient,
+} from '@virtos/server';
 import { EXIT } from '../../io.js';
 
 /** The local terminal the session uses (process.stdin/stdout by default). */
@@ -61,15 +67,14 @@ export async function runTerminal(
     });
     ws.once('error', (e) =>
       reject(
-        ServerErrors.is(e, 'tls_untrusted')
-          ? e
-          : ServerErrors.create(
-              'daemon_unreachable',
-              `Cannot open a terminal for ${id}: ${e.message}`,
-              {
-                subject: id,
-              },
-            ),
+        certificateFailure(e, daemonUrl) ??
+          ServerErrors.create(
+            'daemon_unreachable',
+            `Cannot open a terminal for ${id}: ${e.message}`,
+            {
+              subject: id,
+            },
+          ),
       ),
     );
   });
