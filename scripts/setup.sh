@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: OCI runtimes, the root filesystem builder, the desktop server, the browser used by
-# the shell tests, network tools for the sandbox's network modes.
+# the shell tests, network tools for the sandbox's network modes, openssl for --tls-self-signed.
 DEB_PACKAGES=(
   crun runc runsc busybox-static
   mmdebstrap zstd uidmap
   tigervnc-standalone-server tigervnc-tools
   iproute2 nftables tor wireguard-tools
   chromium xterm
+  openssl
 )
 
 missing=()
