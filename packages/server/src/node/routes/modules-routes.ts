@@ -502,7 +502,8 @@ function registerFrameRoute(
       if (v !== t.vault) throw ModuleApiErrors.create('bad_ticket', 'The ticket is stale.');
       const m = getModule(v, t.moduleId);
       // The Host header was checked against the daemon's identity by the request guard.
-      const origin = `http://${req.headers.host ?? ''}`;
+      // https when the daemon serves TLS (the socket is encrypted; no proxy headers are trusted).
+      const origin = `${req.protocol}://${req.headers.host ?? ''}`;
       const doc = moduleDocument(m, origin);
       reply.header('Content-Security-Policy', doc.csp);
       reply.header('Cross-Origin-Opener-Policy', 'same-origin');
